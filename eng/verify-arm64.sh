@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ARM64 conformance: publishes the conformance runner (samples/Conformance: the reference matrix of
 # ReferenceMatrixTests, compiled in: ShuffleNet v1 and v2 cases, and a few int8 models) with NativeAOT for linux-arm64
-# and runs it under qemu-user.
+# and runs it under qemu-user. Every case also runs on a 2-thread ShuffleNetTeam, whose logits must be the one-thread
+# pass's bit for bit.
 # Fails if a publish fails (trim/AOT warnings are errors) or a case does not conform. Emulation checks correctness
 # only; its timings mean nothing. See docs/nativeaot.md. The matrix's expected logits are the scalar reference's,
 # embedded in the runner (samples/Conformance/reference-logits.txt, recomputed and checked by ConformanceCasesTests);

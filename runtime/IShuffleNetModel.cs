@@ -13,9 +13,27 @@ public interface IShuffleNetModel
     /// longer span is rejected too. The message names the expected and the actual length.
     /// </exception>
     /// <exception cref="InvalidOperationException">
-    /// The instance is already running <see cref="Forward"/> on another thread: its arena holds one pass at a time.
+    /// The instance is already running <see cref="Forward(ReadOnlySpan{float}, Span{float})"/> on another thread: its arena holds one pass at a time.
     /// </exception>
     void Forward(ReadOnlySpan<float> input, Span<float> logits);
+
+    /// <summary>
+    /// <see cref="Forward(ReadOnlySpan{float}, Span{float})"/> on every thread of <paramref name="team"/>: each op's
+    /// independent outputs split among them. The logits are bit-identical to the one-thread pass. Allocates nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException">As the one-thread <c>Forward</c>.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="team"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The instance, or the team, is already running a pass.</exception>
+    /// <exception cref="ObjectDisposedException">The team is disposed.</exception>
+    /// <remarks>
+    /// Generated models implement it; a model written by hand that does not runs the one-thread pass on the calling
+    /// thread, so adding this member broke no implementation.
+    /// </remarks>
+    void Forward(ReadOnlySpan<float> input, Span<float> logits, ShuffleNetTeam team)
+    {
+        ArgumentNullException.ThrowIfNull(team);
+        Forward(input, logits);
+    }
 }
 
 /// <summary>Static face of a generated model, so generic code can construct and size any model.</summary>
@@ -24,7 +42,7 @@ public interface IShuffleNetModel<TSelf> : IShuffleNetModel where TSelf : class,
     /// <summary>Floats in one input image: channels × height × width.</summary>
     static abstract int InputElementCount { get; }
 
-    /// <summary>Number of logits <see cref="IShuffleNetModel.Forward"/> writes.</summary>
+    /// <summary>Number of logits <see cref="IShuffleNetModel.Forward(ReadOnlySpan{float}, Span{float})"/> writes.</summary>
     static abstract int ClassCount { get; }
 
     /// <summary>Resolved architecture, memory plan and cost figures.</summary>

@@ -16,7 +16,7 @@ public static class ShuffleNetBatch
     /// <summary>
     /// Runs every image of <paramref name="images"/> (back to back, <c>InputElementCount</c> floats each) and writes
     /// <c>ClassCount</c> logits per image into <paramref name="logits"/>, using one thread per worker (the calling thread
-    /// is one of them). Each image's logits are exactly what <see cref="IShuffleNetModel.Forward"/> writes for it.
+    /// is one of them). Each image's logits are exactly what <see cref="IShuffleNetModel.Forward(ReadOnlySpan{float}, Span{float})"/> writes for it.
     /// </summary>
     /// <exception cref="ArgumentException">
     /// No workers, a worker listed twice, <paramref name="images"/> not a whole number of images,
@@ -24,7 +24,7 @@ public static class ShuffleNetBatch
     /// <paramref name="images"/> (the first images' logits would overwrite images not yet read).
     /// </exception>
     /// <exception cref="InvalidOperationException">
-    /// A worker is in use by another <see cref="Run{T}"/> still running, or is running <see cref="IShuffleNetModel.Forward"/>
+    /// A worker is in use by another <see cref="Run{T}"/> still running, or is running <see cref="IShuffleNetModel.Forward(ReadOnlySpan{float}, Span{float})"/>
     /// on another thread (the first such failure, whether one worker or several).
     /// </exception>
     public static void Run<T>(IReadOnlyList<T> workers, ReadOnlyMemory<float> images, Memory<float> logits)

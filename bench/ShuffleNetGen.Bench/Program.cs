@@ -50,6 +50,17 @@ if (args.Contains("--qdq-anchor"))
     return;
 }
 
+if (args.Contains("--ops") && args.Contains("--threads"))
+{
+    // Per-op parallel efficiency: each op alone at one thread and split on a team, alternated (1x g = 3, or v2_x1_0_224).
+    int threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).First();
+    if (args.SkipWhile(a => a != "--ops").Skip(1).FirstOrDefault() == "v2_x1_0_224")
+        ThreadScaling.Ops(V2X1_0_224.CreateRandom(2024), V2X1_0_224.InputLength, V2X1_0_224.Classes, V2X1_0_224.BenchmarkOpNames, threads, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
+    else
+        ThreadScaling.Ops(G3One224.CreateRandom(2024), G3One224.InputLength, G3One224.Classes, G3One224.BenchmarkOpNames, threads, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
+    return;
+}
+
 if (args.Contains("--ops"))
 {
     // Quick per-op profile of 1x g = 3 (Stopwatch, median of repeats); --bdn --filter *PerOp* for BenchmarkDotNet's.
@@ -143,6 +154,12 @@ if (only is null || only == "g3_1x_224")
     Console.WriteLine($"batch g3_1x_224 ({images} images, ShuffleNetBatch.Run): 1 worker {seq:F1} images/s, {Math.Min(2, Environment.ProcessorCount)} workers {par:F1} images/s, scaling {par / seq:F2}x");
 }
 
+if (only is null || only == "g3_1x_224")
+{
+    int threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).DefaultIfEmpty(2).First();
+    ThreadScaling.Run<G3One224>("g3_1x_224", repo, cache, quick, threads);
+}
+
 var main = results.FirstOrDefault(r => r.Name == "g3_1x_224");
 var int8 = results.FirstOrDefault(r => r.Name == "g3_1x_224_int8");
 var int8Int8 = results.FirstOrDefault(r => r.Name == "g3_1x_224_int8_vs_ort_int8");
@@ -204,8 +221,9 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
     /// <paramref name="ortInt8"/> (int8 T only): ONNX Runtime gets the QDQ model tools/make_qdq_onnx.py makes from the
     /// float export and T's calibrated tensors instead, so both sides run their 1x1 convolutions in integers.
     /// </summary>
-    public Candidate(string name, IReadOnlyList<TensorShape>? floatLayout = null, bool ortInt8 = false)
+    public Candidate(string name, IReadOnlyList<TensorShape>? floatLayout = null, bool ortInt8 = false, int ortThreads = 1)
     {
+        _ortThreads = ortThreads;
         if (ortInt8 && floatLayout is null) throw new ArgumentException("ortInt8 needs an int8 model.", nameof(ortInt8));
         Name = name;
         _floatLayout = floatLayout;
@@ -214,6 +232,7 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
 
     private readonly IReadOnlyList<TensorShape>? _floatLayout;
     private readonly bool _ortInt8;
+    private readonly int _ortThreads;
 
     public string Name { get; }
     public long MultiplyAdds => T.Description.MultiplyAdds;
@@ -286,7 +305,7 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
 
         var options = new SessionOptions
         {
-            IntraOpNumThreads = 1,
+            IntraOpNumThreads = _ortThreads,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = _ortInt8 ? CandidateOptions.QdqLevel : GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -329,7 +348,14 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
 
     private void RunSng() => _model!.Forward(_input, _sngLogits);
 
-    private void RunOrt() => _session!.Run(_runOptions!, _inputNames, new[] { _ortInput! }, _outputNames, new[] { _ortOutput! });
+    public void RunSngAlone() => RunSng();
+
+    /// <summary>This candidate's model on <paramref name="team"/>'s threads.</summary>
+    public void RunSng(ShuffleNetTeam team) => _model!.Forward(_input, _sngLogits, team);
+
+    public float[] SngLogits => _sngLogits;
+
+    public void RunOrt() => _session!.Run(_runOptions!, _inputNames, new[] { _ortInput! }, _outputNames, new[] { _ortOutput! });
 
     public Measurement Measure(bool quick)
     {

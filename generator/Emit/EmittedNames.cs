@@ -17,6 +17,7 @@ internal static class EmittedNames
         "LiveLowerBound", "ParameterCount", "MultiplyAdds", "PackedWeightLength", "WeightLayout", "Description",
         "FromTensors", "FromSafetensors", "FromOnnx", "CreateRandom", "Forward", "Stem", "Head", "PackWeights", "InputElementCount",
         "ClassCount", "BenchmarkOpNames", "RunOpForBenchmark", "KernelPaths", "ArenaBytes", "PackedWeightBytes",
+        "Step", "Enter", "WorkItems", "WorkCosts",
     };
 
     /// <summary>Every kernel method (dispatcher and variants) starts with its kind's prefix; offset constants with theirs.</summary>

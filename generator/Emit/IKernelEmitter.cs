@@ -22,6 +22,13 @@ internal interface IKernelEmitter
     /// <summary>The <c>KernelPaths</c> entry: a C# expression over the same checks the kernel branches on.</summary>
     string PathExpression { get; }
 
+    /// <summary>
+    /// Independent work items of the op (output-channel blocks, channels), each computing whole outputs, so a team can run
+    /// any contiguous range of them on any thread with the same bits as one thread; 1 where the kernel takes no range.
+    /// A kernel with more than one takes a <see cref="WorkRange"/>, which its <see cref="CallStatement"/> passes.
+    /// </summary>
+    int WorkItems { get; }
+
     /// <summary>The statement that runs this op.</summary>
     string CallStatement();
 

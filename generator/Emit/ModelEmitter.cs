@@ -28,20 +28,22 @@ internal static class ModelEmitter
         w.Line("using System.Runtime.Intrinsics;");
         w.Line("using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;");
         w.Line("using Simd = global::ShuffleNetGen.Kernels.Simd;");
+        w.Line(WorkRange.Alias);
         w.Line();
         if (target.Namespace is not null) w.Line($"namespace {target.Namespace};").Line();
 
         EmitPlanComment(w, model, graph, options.Target);
         w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"ShuffleNetGen\", \"{generatorVersion}\")]");
-        using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>"))
+        using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>, {rt}.IShuffleNetTeamModel"))
         {
             EmitConstants(w, self, net, graph);
             EmitFactories(w, self, rt, graph, net.IsInt8, options.OnnxAvailable);
             EmitDescription(w, model, graph, rt);
             EmitKernelPaths(w, kernels, rt);
-            EmitForward(w, self, graph);
+            EmitForward(w, self, rt);
+            EmitTeamForward(w, self, rt, graph, kernels);
             if (options.BenchmarkHooks) EmitBenchmarkHook(w, graph, kernels);
-            EmitStepMethods(w, graph, kernels);
+            EmitStep(w, graph, kernels);
             EmitKernels(w, kernels);
             EmitWeightPacking(w, kernels, rt);
         }
@@ -79,7 +81,7 @@ internal static class ModelEmitter
         w.Line($"public const int InputWidth = {net.InputWidth};");
         w.Line("/// <summary>Floats in one input image (NCHW, one image).</summary>");
         w.Line($"public const int InputLength = {(long)net.InputChannels * net.InputHeight * net.InputWidth};");
-        w.Line("/// <summary>Logits written by <see cref=\"Forward\"/>.</summary>");
+        w.Line("/// <summary>Logits written by <see cref=\"Forward(ReadOnlySpan{float}, Span{float})\"/>.</summary>");
         w.Line($"public const int Classes = {net.Classes};");
         w.Line("/// <summary>Floats in the activation arena this model allocates once per instance.</summary>");
         w.Line($"public const int ArenaLength = {graph.ArenaLength};");
@@ -265,27 +267,22 @@ internal static class ModelEmitter
             if (seen.Add(kernel.Name)) yield return kernel;
     }
 
-    private static void EmitForward(SourceWriter w, string self, NetworkGraph graph)
+    private static void EmitForward(SourceWriter w, string self, string rt)
     {
         w.Line("/// <summary>Runs one image (NCHW floats, exactly <see cref=\"InputLength\"/> of them) and writes exactly <see cref=\"Classes\"/> logits. Allocates nothing.</summary>");
         w.Line("/// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>");
         w.Line("/// <exception cref=\"ArgumentException\"><paramref name=\"input\"/> is not <see cref=\"InputLength\"/> floats long, or <paramref name=\"logits\"/> not <see cref=\"Classes\"/>.</exception>");
-        w.Line("/// <exception cref=\"InvalidOperationException\">Another thread is running <see cref=\"Forward\"/> on this instance.</exception>");
+        w.Line("/// <exception cref=\"InvalidOperationException\">Another thread is running <see cref=\"Forward(ReadOnlySpan{float}, Span{float})\"/> on this instance.</exception>");
         using (w.Open("public void Forward(ReadOnlySpan<float> input, Span<float> logits)"))
         {
-            w.Line("if (input.Length != InputLength) throw new ArgumentException($\"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.\", nameof(input));");
-            w.Line("if (logits.Length != Classes) throw new ArgumentException($\"Expected a span of exactly {Classes} logits, got {logits.Length}.\", nameof(logits));");
-            // Two passes sharing the arena would silently mix their activations (1-2 % of logits wrong, measured), so
-            // the second caller fails instead. One interlocked exchange per pass; nothing is allocated.
-            w.Line("if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)");
-            w.Line($"    throw new InvalidOperationException(\"This {self} instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).\");");
+            w.Line("Enter(input, logits);");
             using (w.Open("try"))
             {
                 w.Line("ref float image = ref MemoryMarshal.GetReference(input);");
                 w.Line("ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);");
                 w.Line("ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);");
-                foreach (var section in graph.Sections)
-                    w.Line($"{section.Method}({SectionOperands(graph, section, parameters: false)});");
+                w.Line("ref float output = ref MemoryMarshal.GetReference(logits);");
+                w.Line("for (int op = 0; op < WorkItems.Length; op++) Step(op, new(0, WorkItems[op]), ref image, ref arena, ref weights, ref output);");
             }
             using (w.Open("finally"))
             {
@@ -293,7 +290,54 @@ internal static class ModelEmitter
             }
         }
         w.Line();
+        w.Line("/// <summary>The same pass on every thread of <paramref name=\"team\"/>, bit-identical to the one-thread pass. Allocates nothing.</summary>");
+        using (w.Open($"public void Forward(ReadOnlySpan<float> input, Span<float> logits, {rt}.ShuffleNetTeam team)"))
+        {
+            w.Line("ArgumentNullException.ThrowIfNull(team);");
+            w.Line("Enter(input, logits);");
+            using (w.Open("try"))
+            {
+                w.Line("team.RunForward(this, input, logits);");
+            }
+            using (w.Open("finally"))
+            {
+                w.Line("global::System.Threading.Volatile.Write(ref _sngBusy, 0);");
+            }
+        }
+        w.Line();
+        using (w.Open("private void Enter(ReadOnlySpan<float> input, Span<float> logits)"))
+            EmitForwardChecks(w, self);
+        w.Line();
     }
+
+    private static void EmitForwardChecks(SourceWriter w, string self)
+    {
+        w.Line("if (input.Length != InputLength) throw new ArgumentException($\"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.\", nameof(input));");
+        w.Line("if (logits.Length != Classes) throw new ArgumentException($\"Expected a span of exactly {Classes} logits, got {logits.Length}.\", nameof(logits));");
+        // Two passes sharing the arena would silently mix their activations (1-2 % of logits wrong, measured), so
+        // the second caller fails instead. One interlocked exchange per pass; nothing is allocated.
+        w.Line("if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)");
+        w.Line($"    throw new InvalidOperationException(\"This {self} instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).\");");
+    }
+
+    /// <summary>
+    /// What a <c>ShuffleNetTeam</c> reads of the model: each op's work items (what <see cref="IKernelEmitter.WorkItems"/>
+    /// says its kernel can split) and cost, and the step it calls with each thread's range.
+    /// </summary>
+    private static void EmitTeamForward(SourceWriter w, string self, string rt, NetworkGraph graph, IReadOnlyList<IKernelEmitter> kernels)
+    {
+        w.Line("// Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).");
+        w.Line($"private static ReadOnlySpan<int> WorkItems => new int[] {{ {string.Join(", ", kernels.Select(k => k.WorkItems))} }};");
+        w.Line($"private static ReadOnlySpan<int> WorkCosts => new int[] {{ {string.Join(", ", graph.Ops.Select(Cost))} }};");
+        w.Line($"ReadOnlySpan<int> {rt}.IShuffleNetTeamModel.TeamWorkItems => WorkItems;");
+        w.Line($"ReadOnlySpan<int> {rt}.IShuffleNetTeamModel.TeamCosts => WorkCosts;");
+        w.Line($"void {rt}.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>");
+        w.Line("    Step(op, new(start, stop), ref image, ref MemoryMarshal.GetArrayDataReference(_sngArena), ref MemoryMarshal.GetArrayDataReference(_sngWeights), ref logits);");
+        w.Line();
+    }
+
+    /// <summary>An op's cost in thousands, rounded up (a team compares it with its split threshold only).</summary>
+    private static long Cost(OpNode op) => ((op.MultiplyAdds > 0 ? op.MultiplyAdds : (long)op.Output.Channels * op.Output.Pixels * 9) + 999) / 1000;
 
     private static void EmitBenchmarkHook(SourceWriter w, NetworkGraph graph, IReadOnlyList<IKernelEmitter> kernels)
     {
@@ -306,60 +350,43 @@ internal static class ModelEmitter
         for (int i = 0; i < graph.Ops.Count; i++) w.Line($"    \"{graph.Ops[i].Name}: {kernels[i].Name}\",");
         w.Line("};");
         w.Line();
-        w.Line("/// <summary>Benchmark hook, not for inference: runs op <paramref name=\"index\"/> alone on the arena as the last <see cref=\"Forward\"/> left it.</summary>");
+        w.Line("/// <summary>Benchmark hook, not for inference: runs op <paramref name=\"index\"/> alone on the arena as the last <see cref=\"Forward(ReadOnlySpan{float}, Span{float})\"/> left it.</summary>");
         w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
         using (w.Open("public void RunOpForBenchmark(int index, ReadOnlySpan<float> input, Span<float> output)"))
         {
             w.Line("if (input.Length != InputLength || output.Length != Classes) throw new ArgumentException(\"Input or logits span of the wrong size.\");");
-            // The locals carry the names the call statements use, as the section methods' parameters do.
             w.Line("ref float image = ref MemoryMarshal.GetReference(input);");
             w.Line("ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);");
             w.Line("ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);");
-            w.Line("ref float logits = ref MemoryMarshal.GetReference(output);");
-            using (w.Open("switch (index)"))
-            {
-                for (int i = 0; i < graph.Ops.Count; i++)
-                    w.Line($"case {i}: {kernels[i].CallStatement()} break;");
-                w.Line("default: throw new ArgumentOutOfRangeException(nameof(index));");
-            }
+            w.Line("if ((uint)index >= (uint)WorkItems.Length) throw new ArgumentOutOfRangeException(nameof(index));");
+            w.Line("Step(index, new(0, WorkItems[index]), ref image, ref arena, ref weights, ref MemoryMarshal.GetReference(output));");
         }
         w.Line();
     }
 
-    private static void EmitStepMethods(SourceWriter w, NetworkGraph graph, IReadOnlyList<IKernelEmitter> kernels)
-    {
-        foreach (var section in graph.Sections)
-        {
-            if (section.Summary is not null) w.Line($"/// <summary>{section.Summary}</summary>");
-            w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
-            using (w.Open($"private static void {section.Method}({SectionOperands(graph, section, parameters: true)})"))
-            {
-                for (int i = 0; i < graph.Ops.Count; i++)
-                    if (graph.Ops[i].Section.Equals(section)) w.Line(kernels[i].CallStatement());
-            }
-            w.Line();
-        }
-    }
-
     /// <summary>
-    /// A section method's parameters (or, from <c>Forward</c>, its arguments): the image if one of its ops reads it, the
-    /// arena and weights, and the logits if one writes them, named as the call statements name them (<see cref="OperandRefs"/>).
+    /// The forward pass as one switch over the ops: the one-thread <c>Forward</c> runs each op's whole range in order, a
+    /// team's threads each run their range of each op. A section (stem, unit, head) is a comment over its first op.
     /// </summary>
-    private static string SectionOperands(NetworkGraph graph, Section section, bool parameters)
+    private static void EmitStep(SourceWriter w, NetworkGraph graph, IReadOnlyList<IKernelEmitter> kernels)
     {
-        bool image = false, logits = false;
-        foreach (var op in graph.Ops)
+        w.Line("/// <summary>Runs work items <paramref name=\"part\"/> of op <paramref name=\"op\"/> (see <see cref=\"WorkItems\"/>).</summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        using (w.Open("private static void Step(int op, Part part, ref float image, ref float arena, ref float weights, ref float logits)"))
+        using (w.Open("switch (op)"))
         {
-            if (!op.Section.Equals(section)) continue;
-            image |= op.Reads.Any(t => !t.InArena && t.Name == "input");
-            logits |= op.Output.Name == "logits";
+            Section? section = null;
+            for (int i = 0; i < graph.Ops.Count; i++)
+            {
+                if (!graph.Ops[i].Section.Equals(section))
+                {
+                    section = graph.Ops[i].Section;
+                    w.Line($"// {section.Method}");
+                }
+                w.Line($"case {i}: {kernels[i].CallStatement()} return;");
+            }
         }
-        var operands = new List<string>();
-        if (image) operands.Add(parameters ? "ref float image" : "ref image");
-        operands.Add(parameters ? "ref float arena" : "ref arena");
-        operands.Add(parameters ? "ref float weights" : "ref weights");
-        if (logits) operands.Add(parameters ? "ref float logits" : "ref MemoryMarshal.GetReference(logits)");
-        return string.Join(", ", operands);
+        w.Line();
     }
 
     private static void EmitKernels(SourceWriter w, IReadOnlyList<IKernelEmitter> kernels)

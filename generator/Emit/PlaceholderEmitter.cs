@@ -37,7 +37,7 @@ internal static class PlaceholderEmitter
         w.Line("/// Every member that runs throws an InvalidOperationException saying so; every constant is 1. Fix the declaration.");
         w.Line("/// </summary>");
         w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"ShuffleNetGen\", \"{generatorVersion}\")]");
-        using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>"))
+        using (w.Open($"{target.Accessibility} partial class {self} : {rt}.IShuffleNetModel<{self}>, {rt}.IShuffleNetTeamModel"))
         {
             w.Line($"private const string _sngFailure = {message};");
             w.Line();
@@ -69,6 +69,10 @@ internal static class PlaceholderEmitter
             w.Line($"public static {rt}.ModelDescription Description {throws}");
             w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{rt}.KernelPath> KernelPaths {throws}");
             w.Line($"public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> logits) {throws}");
+            w.Line($"public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> logits, {rt}.ShuffleNetTeam team) {throws}");
+            w.Line($"global::System.ReadOnlySpan<int> {rt}.IShuffleNetTeamModel.TeamWorkItems {throws}");
+            w.Line($"global::System.ReadOnlySpan<int> {rt}.IShuffleNetTeamModel.TeamCosts {throws}");
+            w.Line($"void {rt}.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) {throws}");
             if (options.BenchmarkHooks)
             {
                 w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");

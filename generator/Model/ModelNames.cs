@@ -20,7 +20,7 @@ internal static class ModelNames
     /// </summary>
     private static readonly HashSet<string> s_simpleNames = new(StringComparer.Ordinal)
     {
-        "System", "Runtime", "Intrinsics", "CompilerServices", "InteropServices", "Simd",
+        "System", "Runtime", "Intrinsics", "CompilerServices", "InteropServices", "Simd", "Part",
         "Span", "ReadOnlySpan", "Math", "MathF", "Array", "Buffer", "BitConverter", "Debug",
         "ArgumentException", "ArgumentOutOfRangeException", "ArgumentNullException", "InvalidOperationException",
         "MemoryMarshal", "Unsafe", "MethodImpl", "MethodImplOptions", "SkipLocalsInit",

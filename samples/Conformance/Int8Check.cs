@@ -65,6 +65,7 @@ internal static class Int8Check
             model.Forward(input, again);
             if (problem is null && !logits.All(float.IsFinite)) problem = "a logit is NaN or infinite";
             if (problem is null && !again.AsSpan().SequenceEqual(logits)) problem = "a second Forward on the same input gave other logits";
+            if (problem is null && !TeamCheck.SameOnTwoThreads(model, input, logits)) problem = "Forward on a 2-thread ShuffleNetTeam gave other logits than one thread";
         }
         if (problem is null && agree < inputs.Count) problem = $"top-1 differs from the reference's on {inputs.Count - agree} of {inputs.Count} inputs";
         if (problem is null && !(worst > MinCosine)) problem = $"centred cosine {worst:F6} against the reference is not above {MinCosine}";

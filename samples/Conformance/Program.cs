@@ -234,6 +234,8 @@ static Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>
         var again = new float[d.Classes];
         model.Forward(input, again);
         if (!again.AsSpan().SequenceEqual(logits)) problem = "a second Forward on the same input gave other logits";
+        // The same pass split across two threads: no sum is split, so the bits must be the one-thread pass's.
+        else if (!TeamCheck.SameOnTwoThreads(model, input, logits)) problem = "Forward on a 2-thread ShuffleNetTeam gave other logits than one thread";
     }
     return new Outcome(shape, scale, worst, generatedMs, referenceMs, problem);
 }
@@ -242,3 +244,16 @@ static (string, Func<Int8Outcome>, IReadOnlyList<KernelPath>) CheckInt8<T>(strin
     (name, () => Int8Check.Run<T>(name), T.KernelPaths);
 
 internal sealed record Outcome(string Input, double Scale, double Error, double GeneratedMs, double ReferenceMs, string? Problem);
+
+/// <summary>Every model's pass on a two-thread team, against its one-thread logits, bit for bit.</summary>
+internal static class TeamCheck
+{
+    private static readonly ShuffleNetTeam s_two = new(2);
+
+    public static bool SameOnTwoThreads(IShuffleNetModel model, float[] input, float[] oneThread)
+    {
+        var logits = new float[oneThread.Length];
+        model.Forward(input, logits, s_two);
+        return logits.AsSpan().SequenceEqual(oneThread);
+    }
+}

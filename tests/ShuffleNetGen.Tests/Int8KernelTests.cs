@@ -23,8 +23,8 @@ namespace ShuffleNetGen.Tests;
 /// </summary>
 public class Int8KernelTests
 {
-    private delegate void PointwiseCall(ref float source, ref float destination, ref float weights);
-    private delegate void PointwiseResidualCall(ref float source, ref float destination, ref float weights, ref float residual);
+    private delegate void PointwiseCall(ref float source, ref float destination, ref float weights, WorkPart part);
+    private delegate void PointwiseResidualCall(ref float source, ref float destination, ref float weights, ref float residual, WorkPart part);
     private delegate void QuantizeCall(ref float source, ref float destination, ref float parameters);
 
     /// <summary>Set in a child of <see cref="Int8NarrowerPathTests"/>: where to write the paths this process ran.</summary>
@@ -137,10 +137,15 @@ public class Int8KernelTests
             Array.Fill(destination, float.NaN);
 
             var src = MemoryMarshal.Cast<int, float>(source.AsSpan());
-            if (residual)
-                method.CreateDelegate<PointwiseResidualCall>()(ref src[0], ref destination[0], ref packed[0], ref residualPlanes[0]);
-            else
-                method.CreateDelegate<PointwiseCall>()(ref src[0], ref destination[0], ref packed[0]);
+            // Every packed block of every group, in two parts as a two-thread team runs them.
+            int blocks = groups * ((outPerGroup + 7) / 8);
+            foreach (var part in new[] { new WorkPart(0, blocks / 2), new WorkPart(blocks / 2, blocks) })
+            {
+                if (residual)
+                    method.CreateDelegate<PointwiseResidualCall>()(ref src[0], ref destination[0], ref packed[0], ref residualPlanes[0], part);
+                else
+                    method.CreateDelegate<PointwiseCall>()(ref src[0], ref destination[0], ref packed[0], part);
+            }
 
             var expected = Reference(source, packed, residual ? residualPlanes : null, groups, inPerGroup, outPerGroup, pixels, shuffle, official, relu, outputTable, planes);
             for (int i = 0; i < expected.Length; i++)

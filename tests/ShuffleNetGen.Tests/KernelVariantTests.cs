@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.Intrinsics.Arm;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using ShuffleNetGen.Kernels;
 using ShuffleNetGen.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -27,6 +28,12 @@ public class KernelVariantTests
 
     private delegate void WithResidual(ref float source, ref float destination, ref float weights, ref float residual);
 
+    private delegate void UnweightedPart(ref float source, ref float destination, WorkPart part);
+
+    private delegate void WeightedPart(ref float source, ref float destination, ref float weights, WorkPart part);
+
+    private delegate void WithResidualPart(ref float source, ref float destination, ref float weights, ref float residual, WorkPart part);
+
     private static readonly string[] s_prefixes = { "Conv3x3_", "Depthwise3x3_", "MaxPool3x3_", "AvgPool3x3_", "Pointwise_" };
 
     [Theory]
@@ -48,16 +55,21 @@ public class KernelVariantTests
         float[] Random(int length) => Enumerable.Range(0, length + 256).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         float[] source = Random(arena), weights = Random(packed), residual = Random(arena);
 
+        var workItems = WorkItems(generated);
         int compared = 0;
         foreach (var (kernel, variants) in Dispatchers(generated))
         {
+            // A kernel a team splits runs here in two parts, as two threads would run it: each variant's ranges are
+            // checked too, against the portable variant's.
+            int items = workItems[kernel];
             float[]? expected = null;
             foreach (var variant in variants.AsEnumerable().Reverse())
             {
                 if (variant.Method.EndsWith("_AdvSimd", StringComparison.Ordinal) && !AdvSimd.Arm64.IsSupported) continue;
                 var destination = new float[source.Length];
                 Array.Fill(destination, -1234.5f);
-                Run(type, variant, source, destination, weights, residual);
+                Run(type, variant, source, destination, weights, residual, 0, items / 2);
+                Run(type, variant, source, destination, weights, residual, items / 2, items);
                 if (expected is null)
                 {
                     expected = destination;
@@ -77,7 +89,23 @@ public class KernelVariantTests
         Assert.True(compared > 0, "no variant besides the portable ones was compared");
     }
 
-    private sealed record Variant(string Method, string? Shape, int Arguments);
+    private sealed record Variant(string Method, string? Shape, int Arguments, bool Part);
+
+    /// <summary>Each kernel's work items, from the generated <c>WorkItems</c> table and the <c>Step</c> case that calls it.</summary>
+    private static Dictionary<string, int> WorkItems(SyntaxNode root)
+    {
+        var table = root.DescendantNodes().OfType<PropertyDeclarationSyntax>().Single(p => p.Identifier.ValueText == "WorkItems");
+        var counts = table.DescendantNodes().OfType<LiteralExpressionSyntax>().Select(l => int.Parse(l.Token.ValueText, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var step = root.DescendantNodes().OfType<MethodDeclarationSyntax>().Single(m => m.Identifier.ValueText == "Step");
+        var items = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var section in step.DescendantNodes().OfType<SwitchSectionSyntax>())
+        {
+            int op = int.Parse(((CaseSwitchLabelSyntax)section.Labels.Single()).Value.ToString(), System.Globalization.CultureInfo.InvariantCulture);
+            var call = section.DescendantNodes().OfType<InvocationExpressionSyntax>().First();
+            items.TryAdd(((IdentifierNameSyntax)call.Expression).Identifier.ValueText, counts[op]);
+        }
+        return items;
+    }
 
     /// <summary>Each window and float pointwise dispatcher of the generated file, with the variants it calls in its order.</summary>
     private static IEnumerable<(string Kernel, List<Variant> Variants)> Dispatchers(SyntaxNode root)
@@ -93,8 +121,8 @@ public class KernelVariantTests
             var variants = method.Body!.DescendantNodes().OfType<InvocationExpressionSyntax>()
                 .Select(i => i.Expression switch
                 {
-                    GenericNameSyntax g => new Variant(g.Identifier.ValueText, g.TypeArgumentList.Arguments.Single().ToString(), i.ArgumentList.Arguments.Count),
-                    IdentifierNameSyntax n => new Variant(n.Identifier.ValueText, null, i.ArgumentList.Arguments.Count),
+                    GenericNameSyntax g => new Variant(g.Identifier.ValueText, g.TypeArgumentList.Arguments.Single().ToString(), i.ArgumentList.Arguments.Count, HasPart(i)),
+                    IdentifierNameSyntax n => new Variant(n.Identifier.ValueText, null, i.ArgumentList.Arguments.Count, HasPart(i)),
                     _ => throw new InvalidOperationException($"{name}: unexpected call {i}"),
                 })
                 .ToList();
@@ -102,10 +130,30 @@ public class KernelVariantTests
         }
     }
 
-    private static void Run(Type type, Variant variant, float[] source, float[] destination, float[] weights, float[] residual)
+    private static bool HasPart(InvocationExpressionSyntax call) => call.ArgumentList.Arguments.Last().ToString() == "part";
+
+    private static void Run(Type type, Variant variant, float[] source, float[] destination, float[] weights, float[] residual, int start, int stop)
     {
         var method = type.GetMethod(variant.Method, BindingFlags.NonPublic | BindingFlags.Static)!;
         if (variant.Shape is not null) method = method.MakeGenericMethod(type.GetNestedType(variant.Shape, BindingFlags.NonPublic)!);
+        var part = new WorkPart(start, stop);
+        if (variant.Part)
+        {
+            switch (variant.Arguments)
+            {
+                case 3:
+                    method.CreateDelegate<UnweightedPart>()(ref source[0], ref destination[0], part);
+                    break;
+                case 4:
+                    method.CreateDelegate<WeightedPart>()(ref source[0], ref destination[0], ref weights[0], part);
+                    break;
+                default:
+                    method.CreateDelegate<WithResidualPart>()(ref source[0], ref destination[0], ref weights[0], ref residual[0], part);
+                    break;
+            }
+            return;
+        }
+        if (start > 0) return;
         switch (variant.Arguments)
         {
             case 2:

@@ -43,7 +43,7 @@ public class ReferenceMatrixTests
     /// </summary>
     private static readonly ConcurrentDictionary<string, Lazy<LoadedModel>> s_compiled = new();
 
-    private static LoadedModel Compiled(string name, string attribute, string arguments) =>
+    internal static LoadedModel Compiled(string name, string attribute, string arguments) =>
         s_compiled.GetOrAdd(name, _ => new Lazy<LoadedModel>(() => LoadedModel.CompileShared(Source(attribute, arguments), skipLocalsInit: true))).Value;
 
     /// <summary>Compiles every case not compiled yet (in parallel: the cases are independent).</summary>

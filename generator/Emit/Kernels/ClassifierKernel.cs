@@ -20,6 +20,9 @@ internal sealed class ClassifierKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.InFeatures}to{_op.OutFeatures}";
 
+    /// <summary>Not split: the op is small (the calling thread runs it alone in a team).</summary>
+    public int WorkItems => 1;
+
     public string PathKey => Name;
 
     /// <summary>Four classes at a time need at least four classes and a vector's worth of features.</summary>

@@ -139,7 +139,7 @@ internal sealed class DepthwiseKernel : WindowKernel
         var starts = CoveringStarts(width, plan.Lanes);
         w.Line($"/// <summary><see cref=\"{Name}\"/> on a zero-bordered copy of each plane, {V} ({plan.Lanes} columns per vector, no edge cases).</summary>");
         w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {PaddedCopyMethodName(plan)}(ref float source, ref float destination, ref float weights)"))
+        using (w.Open($"private static void {PaddedCopyMethodName(plan)}(ref float source, ref float destination, ref float weights{RangeParameters})"))
         {
             // The consumer's module may have [SkipLocalsInit], so stackalloc memory holds whatever was on the stack. The
             // copies below overwrite the whole interior of every plane, so only the border is cleared, once: the top row
@@ -154,7 +154,7 @@ internal sealed class DepthwiseKernel : WindowKernel
                 w.Line($"Unsafe.Add(ref padded, y * {paddedWidth} + {paddedWidth}) = 0f;");
             }
             w.Line($"paddedPlane.Slice({height * paddedWidth + paddedWidth - 1}).Clear();");
-            using (Loop.Open(w, "c", 0, op.Channels))
+            using (w.Open(WorkRange.ChannelLoop))
             {
                 w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {InPixels});");
                 w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
@@ -209,7 +209,7 @@ internal sealed class DepthwiseKernel : WindowKernel
         var starts = CoveringStarts(pixels, FlatLanes);
         w.Line($"/// <summary><see cref=\"{Name}\"/> with each {Shape} plane as one row of {pixels} pixels, Vector512 across row ends.</summary>");
         w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {FlatMethodName}(ref float source, ref float destination, ref float weights)"))
+        using (w.Open($"private static void {FlatMethodName}(ref float source, ref float destination, ref float weights{RangeParameters})"))
         {
             // [SkipLocalsInit] may leave the stack dirty: clear the borders of both buffers (the copies fill the rest).
             w.Line($"Span<float> buffers = stackalloc float[{2 * length}];");
@@ -217,11 +217,14 @@ internal sealed class DepthwiseKernel : WindowKernel
             w.Line($"buffers.Slice(0, {origin}).Clear();");
             w.Line($"buffers.Slice({origin + pixels}, {2 * origin}).Clear();");
             w.Line($"buffers.Slice({length + origin + pixels}, {origin}).Clear();");
-            EmitPlaneCopy(w, "source", "first", origin, starts);
-            using (Loop.Open(w, "c", 0, Op.Channels))
+            // The first plane of the range goes to the buffer its channel's parity picks, as the loop expects.
+            w.Line($"ref float firstPlane = ref Unsafe.Add(ref source, part.Start * {pixels});");
+            w.Line($"ref float firstBuffer = ref Unsafe.Add(ref first, (part.Start & 1) * {length});");
+            EmitPlaneCopy(w, "firstPlane", "firstBuffer", origin, starts);
+            using (w.Open(WorkRange.ChannelLoop))
             {
                 w.Line($"ref float current = ref Unsafe.Add(ref first, (c & 1) * {length});");
-                using (w.Open($"if (c + 1 < {Op.Channels})"))
+                using (w.Open("if (c + 1 < part.Stop)"))
                 {
                     w.Line($"ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * {length});");
                     w.Line($"ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * {pixels});");

@@ -18,6 +18,9 @@ internal sealed class FeatureQuantizeKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.Features}";
 
+    /// <summary>Not split: the op is small (the calling thread runs it alone in a team).</summary>
+    public int WorkItems => 1;
+
     public string PathKey => Name;
 
     private int Slots => LinearOp.RowSlots(_op.Features);

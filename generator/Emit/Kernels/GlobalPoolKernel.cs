@@ -20,6 +20,9 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.Input.Channels}ch_{_op.Input.Pixels}px";
 
+    /// <summary>Not split: the op is small (the calling thread runs it alone in a team).</summary>
+    public int WorkItems => 1;
+
     public string PathKey => Name;
 
     /// <summary>

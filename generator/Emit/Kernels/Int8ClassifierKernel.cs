@@ -30,6 +30,9 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.InFeatures}to{_op.OutFeatures}";
 
+    /// <summary>Not split: the op is small (the calling thread runs it alone in a team).</summary>
+    public int WorkItems => 1;
+
     public string PathKey => Name;
 
     private int Slots => LinearOp.RowSlots(_op.InFeatures);

@@ -113,12 +113,18 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     public string CallStatement()
     {
         var op = Op;
-        return $"{Name}({OperandRefs.Of(op.Input, op.InputPlanes)}, {OperandRefs.Of(op.Output, op.OutputPlanes)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))});";
+        return $"{Name}({OperandRefs.Of(op.Input, op.InputPlanes)}, {OperandRefs.Of(op.Output, op.OutputPlanes)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))}, {WorkRange.Arguments});";
     }
 
-    private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual");
+    /// <summary>The packed blocks a group holds: the full ones, then the tail block, if any.</summary>
+    private int BlocksPerGroup => Op.OutPerGroup / BlockRows + (TailRows > 0 ? 1 : 0);
 
-    private string Arguments => "ref source, ref destination, ref weights" + (Op.Residual is null ? "" : ", ref residual");
+    /// <summary>The convolution's work items: its packed blocks, group by group, each an independent set of output channels.</summary>
+    public int WorkItems => Op.Groups * BlocksPerGroup;
+
+    private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual") + ", " + WorkRange.Parameters;
+
+    private string Arguments => "ref source, ref destination, ref weights" + (Op.Residual is null ? "" : ", ref residual") + ", " + WorkRange.Arguments;
 
     /// <summary>What the dispatcher's summary says the convolution computes in, e.g. <c>, in int8</c>.</summary>
     protected virtual string ArithmeticNote => "";
@@ -203,7 +209,6 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     {
         var op = Op;
         int pixels = op.Output.Pixels;
-        int outPerGroup = op.OutPerGroup;
 
         // No summary: the name says what the variant is (its dispatcher's summary says what the convolution is).
         w.Line(KernelSyntax.Optimized);
@@ -216,40 +221,52 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                 // Every channel of a chunk of pixels before the next chunk: the chunk's input stays in L1 while each
                 // block's tiles read it, instead of every block streaming the whole input from L2.
                 using (Loop.Open(w, "p0", 0, chunked, chunk))
-                    EmitGroups(w, blockRows => ChunkCalls(width, blockRows, chunk));
+                    EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk));
             }
             if (chunked < pixels)
-                EmitGroups(w, blockRows => TileCalls(width, blockRows, chunked));
+                EmitBlocks(w, blockRows => TileCalls(width, blockRows, chunked));
         }
         w.Line();
     }
 
-    /// <summary>The groups and their packed blocks, each block's tiles from <paramref name="calls"/>.</summary>
-    private void EmitGroups(SourceWriter w, System.Func<int, IEnumerable<TileCall>> calls)
+    /// <summary>
+    /// Packed blocks [start, stop), group by group (a team's thread runs a contiguous range of them), each block's tiles
+    /// from <paramref name="calls"/>.
+    /// </summary>
+    private void EmitBlocks(SourceWriter w, System.Func<int, IEnumerable<TileCall>> calls)
     {
         var op = Op;
-        using (Loop.Open(w, "k", 0, op.Groups))
+        using (w.Open($"for (int {WorkRange.Item} = {WorkRange.Start}; {WorkRange.Item} < {WorkRange.Stop}; {WorkRange.Item}++)"))
         {
+            int blocks = BlocksPerGroup;
+            w.Line(op.Groups == 1 ? "const int k = 0;" : $"int k = {WorkRange.Item} / {blocks};");
+            w.Line(op.Groups == 1 ? $"int j = {WorkRange.Item} * {BlockRows};" : $"int j = {WorkRange.Item} % {blocks} * {BlockRows};");
             w.Line($"ref float groupInput = ref Unsafe.Add(ref source, k * {InputSlotsPerGroup * op.Output.Pixels});");
             int fullBlocks = op.OutPerGroup / BlockRows;
-            if (fullBlocks > 0)
+            EmitBlockStart(w, "j");
+            if (fullBlocks > 0 && TailRows > 0)
             {
-                using (Loop.Open(w, "j", 0, fullBlocks * BlockRows, BlockRows))
-                    EmitBlock(w, BlockRows, "j", calls(BlockRows));
+                using (w.Open($"if (j < {fullBlocks * BlockRows})"))
+                    EmitTiles(w, BlockRows, "j", calls(BlockRows));
+                using (w.Open("else"))
+                    EmitTiles(w, TailRows, "j", calls(TailRows));
             }
-            if (TailRows > 0)
+            else
             {
-                using (w.OpenScope())
-                    EmitBlock(w, TailRows, (fullBlocks * BlockRows).ToString(), calls(TailRows));
+                int rows = fullBlocks > 0 ? BlockRows : TailRows;
+                EmitTiles(w, rows, "j", calls(rows));
             }
         }
     }
 
-    /// <summary>One packed block of <paramref name="blockRows"/> channels starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
-    private void EmitBlock(SourceWriter w, int blockRows, string j, IEnumerable<TileCall> calls)
+    /// <summary><c>block</c>: the packed weights of the block starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
+    private void EmitBlockStart(SourceWriter w, string j) =>
+        w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {Op.OutPerGroup}", j)}) * {Op.ChannelStride});");
+
+    /// <summary>The tiles of one packed block of <paramref name="blockRows"/> channels starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
+    private void EmitTiles(SourceWriter w, int blockRows, string j, IEnumerable<TileCall> calls)
     {
         var op = Op;
-        w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {op.OutPerGroup}", j)}) * {op.ChannelStride});");
         string residual = op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
         foreach (var call in calls)
         {

@@ -41,6 +41,9 @@ internal sealed class QuantizeKernel : IKernelEmitter
 
     public string Name => TableKernels.Name(GeometryName, _op.InputPlanes, _op.OutputPlanes);
 
+    /// <summary>Not split: the op is small (the calling thread runs it alone in a team).</summary>
+    public int WorkItems => 1;
+
     /// <summary>Every table kernel of one geometry runs the same width methods, so <c>KernelPaths</c> reports them once.</summary>
     public string PathKey => TableKernels.PathKey(GeometryName, _op.InputPlanes, _op.OutputPlanes);
 

@@ -52,6 +52,12 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// <summary>The widths whose interiors run channel-blocked, widest first, each an own variant of the kernel.</summary>
     private List<BlockWidth> BlockWidths { get; }
 
+    /// <summary>
+    /// A team splits the stem by output channels, by blocks of them where blocked interiors compute a block at once (every
+    /// variant splits alike: which one runs is decided at run time, the parts once per team).
+    /// </summary>
+    protected override int ChannelsPerItem => BlockWidths.Count > 0 ? ConvolutionBlock : 1;
+
     /// <summary>One stem per model: its variants split rows and columns at generation time, as methods of its own.</summary>
     protected override bool SharedBodies => false;
 
@@ -125,12 +131,11 @@ internal sealed class StemConvolutionKernel : WindowKernel
         string Call(int channels, string c0) =>
             c0 == "0" ? $"{InteriorMethodName(block, channels)}(ref source, ref destination, ref weights);"
                 : $"{InteriorMethodName(block, channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}));";
-        if (full == 1)
-            w.Line(Call(ConvolutionBlock, "0"));
-        else if (full > 1)
-            w.Line($"for (int c0 = 0; c0 < {full * ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
+        // Work items are blocks: the full ones of [part.Start, part.Stop), then the tail block if the part ends with it.
+        if (full > 0)
+            w.Line($"for (int c0 = part.Start * {ConvolutionBlock}; c0 < Math.Min(part.Stop, {full}) * {ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
         if (tail > 0)
-            w.Line(Call(tail, (full * ConvolutionBlock).ToString()));
+            w.Line($"if (part.Stop > {full}) {Call(tail, (full * ConvolutionBlock).ToString())}");
     }
 
     private IEnumerable<int> BlockSizes()
@@ -153,7 +158,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
         foreach (var block in BlockWidths)
         {
             w.Line(KernelSyntax.Optimized);
-            using (w.Open($"private static void {Name}_{block.Suffix}(ref float source, ref float destination, ref float weights)"))
+            using (w.Open($"private static void {Name}_{block.Suffix}(ref float source, ref float destination, ref float weights{RangeParameters})"))
             {
                 EmitBlockCalls(w, block);
                 EmitLiteralBody(w, Interior.None);

@@ -77,7 +77,24 @@ internal abstract class WindowKernel : IKernelEmitter
     public virtual string? PackStatement => null;
 
     public virtual string CallStatement() =>
-        $"{Name}({Source}, {Destination});";
+        $"{Name}({Source}, {Destination}{RangeArguments});";
+
+    /// <summary>Whether a team splits this kernel over its channels (each output channel reads its own planes only).</summary>
+    protected virtual bool SplitsChannels => true;
+
+    public int WorkItems => SplitsChannels ? (Op.Channels + ChannelsPerItem - 1) / ChannelsPerItem : 1;
+
+    /// <summary>Output channels per work item: 1, or a kind's block of channels computed together (the blocked stem).</summary>
+    protected virtual int ChannelsPerItem => 1;
+
+    /// <summary>The loop over the channels of items [part.Start, part.Stop).</summary>
+    protected string ItemChannelLoop => ChannelsPerItem == 1 ? WorkRange.ChannelLoop
+        : $"for (int c = part.Start * {ChannelsPerItem}; c < Math.Min(part.Stop * {ChannelsPerItem}, {Op.Channels}); c++)";
+
+    /// <summary>The range parameters of the dispatcher and every variant, where the kernel is split.</summary>
+    protected string RangeParameters => SplitsChannels ? ", " + WorkRange.Parameters : "";
+
+    protected string RangeArguments => SplitsChannels ? ", " + WorkRange.Arguments : "";
 
     /// <summary>The source argument: the input's first plane read, or the tensor itself when a table places them.</summary>
     protected string Source => OperandRefs.Of(Op.Input, Op.InputPlanes);
@@ -87,9 +104,9 @@ internal abstract class WindowKernel : IKernelEmitter
 
     protected virtual string WeightsParameter => "";
 
-    private string Parameters => "ref float source, ref float destination" + WeightsParameter;
+    private string Parameters => "ref float source, ref float destination" + WeightsParameter + RangeParameters;
 
-    private string Arguments => "ref source, ref destination" + (WeightsParameter.Length == 0 ? "" : ", ref weights");
+    private string Arguments => "ref source, ref destination" + (WeightsParameter.Length == 0 ? "" : ", ref weights") + RangeArguments;
 
     /// <summary>How the interior columns of a variant run.</summary>
     protected enum Interior
@@ -283,7 +300,7 @@ internal abstract class WindowKernel : IKernelEmitter
         w.Line($"/// <summary>{Summary.Split(',')[0]}, stride {Op.Stride}, any <see cref=\"{ShapeInterface}\"/>: {interiorNote}.</summary>");
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {body}<TShape>({Parameters}) {constraint}"))
-        using (w.Open("for (int c = 0; c < TShape.Channels; c++)"))
+        using (w.Open(WorkRange.ChannelLoop))
         {
             w.Line("ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));");
             w.Line("ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));");
@@ -370,7 +387,7 @@ internal abstract class WindowKernel : IKernelEmitter
         // The blocked stem may leave no column to the per-channel loop (an even width: its one edge joins the blocks).
         var columns = Segments(Op.Output.Width, ColumnMask).Where(cols => !DoneElsewhere(cols, interior)).ToList();
         if (columns.Count == 0) return;
-        using (Loop.Open(w, "c", 0, Op.Channels))
+        using (SplitsChannels ? w.Open(ItemChannelLoop) : Loop.Open(w, "c", 0, Op.Channels))
         {
             EmitChannelStart(w, interior);
             foreach (var rows in Segments(Op.Output.Height, RowMask))
@@ -531,8 +548,8 @@ internal abstract class WindowKernel : IKernelEmitter
     {
         w.Line($"/// <summary>{summary}</summary>");
         w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {RowVectorsMethodName}(ref float source, ref float destination{parameters})"))
-        using (Loop.Open(w, "c", 0, Op.Channels))
+        using (w.Open($"private static void {RowVectorsMethodName}(ref float source, ref float destination{parameters}{RangeParameters})"))
+        using (w.Open(WorkRange.ChannelLoop))
         {
             w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {InPixels});");
             w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
@@ -804,7 +821,7 @@ internal abstract class WindowKernel : IKernelEmitter
 
     /// <summary>Convolutions: the call passes the op's packed weights.</summary>
     protected string WeightedCallStatement() =>
-        $"{Name}({Source}, {Destination}, {OperandRefs.Weights(Op)});";
+        $"{Name}({Source}, {Destination}, {OperandRefs.Weights(Op)}{RangeArguments});";
 
     /// <summary>
     /// The input vector of tap (ky, kx) for the output columns at <c>ox</c>, from <c>in{ky}</c> (input row ky at the

@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;
 using Simd = global::ShuffleNetGen.Kernels.Simd;
+using Part = global::ShuffleNetGen.Kernels.WorkPart;
 
 namespace Snapshots;
 
@@ -74,7 +75,7 @@ namespace Snapshots;
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]
-public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Paper1xG3_224>
+public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Paper1xG3_224>, global::ShuffleNetGen.IShuffleNetTeamModel
 {
     /// <summary>Channels of the input image.</summary>
     public const int InputChannels = 3;
@@ -84,7 +85,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     public const int InputWidth = 224;
     /// <summary>Floats in one input image (NCHW, one image).</summary>
     public const int InputLength = 150528;
-    /// <summary>Logits written by <see cref="Forward"/>.</summary>
+    /// <summary>Logits written by <see cref="Forward(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public const int Classes = 1000;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
     public const int ArenaLength = 451584;
@@ -641,36 +642,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
     /// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>
     /// <exception cref="ArgumentException"><paramref name="input"/> is not <see cref="InputLength"/> floats long, or <paramref name="logits"/> not <see cref="Classes"/>.</exception>
-    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward"/> on this instance.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward(ReadOnlySpan{float}, Span{float})"/> on this instance.</exception>
     public void Forward(ReadOnlySpan<float> input, Span<float> logits)
     {
-        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
-        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
-        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
-            throw new InvalidOperationException("This Paper1xG3_224 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
+        Enter(input, logits);
         try
         {
             ref float image = ref MemoryMarshal.GetReference(input);
             ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
             ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
-            Stem(ref image, ref arena, ref weights);
-            Unit0(ref arena, ref weights);
-            Unit1(ref arena, ref weights);
-            Unit2(ref arena, ref weights);
-            Unit3(ref arena, ref weights);
-            Unit4(ref arena, ref weights);
-            Unit5(ref arena, ref weights);
-            Unit6(ref arena, ref weights);
-            Unit7(ref arena, ref weights);
-            Unit8(ref arena, ref weights);
-            Unit9(ref arena, ref weights);
-            Unit10(ref arena, ref weights);
-            Unit11(ref arena, ref weights);
-            Unit12(ref arena, ref weights);
-            Unit13(ref arena, ref weights);
-            Unit14(ref arena, ref weights);
-            Unit15(ref arena, ref weights);
-            Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
+            ref float output = ref MemoryMarshal.GetReference(logits);
+            for (int op = 0; op < WorkItems.Length; op++) Step(op, new(0, WorkItems[op]), ref image, ref arena, ref weights, ref output);
         }
         finally
         {
@@ -678,181 +660,133 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Stem(ref float image, ref float arena, ref float weights)
+    /// <summary>The same pass on every thread of <paramref name="team"/>, bit-identical to the one-thread pass. Allocates nothing.</summary>
+    public void Forward(ReadOnlySpan<float> input, Span<float> logits, global::ShuffleNetGen.ShuffleNetTeam team)
     {
-        Conv3x3_s2_3to24_224x224_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1));
-        MaxPool3x3_s2_24ch_112x112(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool));
+        ArgumentNullException.ThrowIfNull(team);
+        Enter(input, logits);
+        try
+        {
+            team.RunForward(this, input, logits);
+        }
+        finally
+        {
+            global::System.Threading.Volatile.Write(ref _sngBusy, 0);
+        }
     }
 
-    /// <summary>Unit 0: 24x56x56 to 240x28x28, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit0(ref float arena, ref float weights)
+    private void Enter(ReadOnlySpan<float> input, Span<float> logits)
     {
-        AvgPool3x3_s2_24ch_56x56_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out));
-        Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1));
-        Depthwise3x3_s2_60ch_56x56(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw));
-        Pointwise_g3_60to216_784px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 24 * 784), ref Unsafe.Add(ref weights, Weights_units_0_conv3));
+        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
+        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
+        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
+            throw new InvalidOperationException("This Paper1xG3_224 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
     }
 
-    /// <summary>Unit 1: 240x28x28 to 240x28x28, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit1(ref float arena, ref float weights)
-    {
-        Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1));
-        Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw));
-        Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out));
-    }
+    // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
+    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 1, 1 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 9, 960 };
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
+    void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
+        Step(op, new(start, stop), ref image, ref MemoryMarshal.GetArrayDataReference(_sngArena), ref MemoryMarshal.GetArrayDataReference(_sngWeights), ref logits);
 
-    /// <summary>Unit 2: 240x28x28 to 240x28x28, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit2(ref float arena, ref float weights)
+    /// <summary>Runs work items <paramref name="part"/> of op <paramref name="op"/> (see <see cref="WorkItems"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Step(int op, Part part, ref float image, ref float arena, ref float weights, ref float logits)
     {
-        Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1));
-        Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw));
-        Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out));
-    }
-
-    /// <summary>Unit 3: 240x28x28 to 240x28x28, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit3(ref float arena, ref float weights)
-    {
-        Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1));
-        Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw));
-        Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out));
-    }
-
-    /// <summary>Unit 4: 240x28x28 to 480x14x14, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit4(ref float arena, ref float weights)
-    {
-        AvgPool3x3_s2_240ch_28x28_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out));
-        Pointwise_g3_240to120_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1));
-        Depthwise3x3_s2_120ch_28x28(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw));
-        Pointwise_g3_120to240_196px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 240 * 196), ref Unsafe.Add(ref weights, Weights_units_4_conv3));
-    }
-
-    /// <summary>Unit 5: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit5(ref float arena, ref float weights)
-    {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1));
-        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw));
-        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out));
-    }
-
-    /// <summary>Unit 6: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit6(ref float arena, ref float weights)
-    {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1));
-        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw));
-        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out));
-    }
-
-    /// <summary>Unit 7: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit7(ref float arena, ref float weights)
-    {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1));
-        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw));
-        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out));
-    }
-
-    /// <summary>Unit 8: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit8(ref float arena, ref float weights)
-    {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1));
-        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw));
-        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out));
-    }
-
-    /// <summary>Unit 9: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit9(ref float arena, ref float weights)
-    {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1));
-        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw));
-        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out));
-    }
-
-    /// <summary>Unit 10: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit10(ref float arena, ref float weights)
-    {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1));
-        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw));
-        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out));
-    }
-
-    /// <summary>Unit 11: 480x14x14 to 480x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit11(ref float arena, ref float weights)
-    {
-        Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1));
-        Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw));
-        Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out));
-    }
-
-    /// <summary>Unit 12: 480x14x14 to 960x7x7, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit12(ref float arena, ref float weights)
-    {
-        AvgPool3x3_s2_480ch_14x14_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out));
-        Pointwise_g3_480to240_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1));
-        Depthwise3x3_s2_240ch_14x14(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw));
-        Pointwise_g3_240to480_49px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 480 * 49), ref Unsafe.Add(ref weights, Weights_units_12_conv3));
-    }
-
-    /// <summary>Unit 13: 960x7x7 to 960x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit13(ref float arena, ref float weights)
-    {
-        Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1));
-        Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw));
-        Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out));
-    }
-
-    /// <summary>Unit 14: 960x7x7 to 960x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit14(ref float arena, ref float weights)
-    {
-        Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1));
-        Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw));
-        Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out));
-    }
-
-    /// <summary>Unit 15: 960x7x7 to 960x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit15(ref float arena, ref float weights)
-    {
-        Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1));
-        Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw));
-        Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out));
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Head(ref float arena, ref float weights, ref float logits)
-    {
-        GlobalAvgPool_960ch_49px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool));
-        Linear_960to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
+        switch (op)
+        {
+            // Stem
+            case 0: Conv3x3_s2_3to24_224x224_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
+            case 1: MaxPool3x3_s2_24ch_112x112(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
+            // Unit0
+            case 2: AvgPool3x3_s2_24ch_56x56_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 3: Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
+            case 4: Depthwise3x3_s2_60ch_56x56(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
+            case 5: Pointwise_g3_60to216_784px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 24 * 784), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
+            // Unit1
+            case 6: Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
+            case 7: Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
+            case 8: Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            // Unit2
+            case 9: Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
+            case 10: Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
+            case 11: Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
+            // Unit3
+            case 12: Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
+            case 13: Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
+            case 14: Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
+            // Unit4
+            case 15: AvgPool3x3_s2_240ch_28x28_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 16: Pointwise_g3_240to120_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
+            case 17: Depthwise3x3_s2_120ch_28x28(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
+            case 18: Pointwise_g3_120to240_196px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 240 * 196), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
+            // Unit5
+            case 19: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
+            case 20: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
+            case 21: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            // Unit6
+            case 22: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
+            case 23: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
+            case 24: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
+            // Unit7
+            case 25: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
+            case 26: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
+            case 27: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
+            // Unit8
+            case 28: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
+            case 29: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
+            case 30: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
+            // Unit9
+            case 31: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
+            case 32: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
+            case 33: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
+            // Unit10
+            case 34: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
+            case 35: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
+            case 36: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
+            // Unit11
+            case 37: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
+            case 38: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
+            case 39: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
+            // Unit12
+            case 40: AvgPool3x3_s2_480ch_14x14_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 41: Pointwise_g3_480to240_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
+            case 42: Depthwise3x3_s2_240ch_14x14(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
+            case 43: Pointwise_g3_240to480_49px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 480 * 49), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
+            // Unit13
+            case 44: Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
+            case 45: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
+            case 46: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            // Unit14
+            case 47: Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
+            case 48: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
+            case 49: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
+            // Unit15
+            case 50: Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
+            case 51: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
+            case 52: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
+            // Head
+            case 53: GlobalAvgPool_960ch_49px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 54: Linear_960to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+        }
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V256(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights);
-        else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V256(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 3) * 8; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
     }
 
     /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
@@ -1009,9 +943,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 3) * 8; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
     }
 
     /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
@@ -1168,9 +1102,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 24; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
@@ -1343,9 +1277,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 24; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
@@ -1493,11 +1427,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 max pool, stride 2, 24 channels on 112x112; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination)
+    private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) MaxPool3x3_s2_V512<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
-        else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) MaxPool3x3_s2_V512<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
+        else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct AvgPool3x3_s2_24ch_56x56_Relu_Shape : Window3x3_Shape
@@ -1514,11 +1448,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 average pool, stride 2, 24 channels on 56x56; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_24ch_56x56_Relu(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_24ch_56x56_Relu(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_V512<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination);
-        else AvgPool3x3_s2_V128<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_V512<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination, part);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_24ch_56x56_Relu_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape : Pointwise_Shape
@@ -1532,84 +1466,92 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 1 group(s), 24 to 60 channels over 3136 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
                 Pointwise_Tile_8x48_V512<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, 0, 3072);
                 Pointwise_Tile_8x16_V512<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, 3120, 3120);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
-                Pointwise_Tile_4x96_V512<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, 0, 2976);
-                Pointwise_Tile_4x64_V512<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, 3072, 3072);
+                Pointwise_Tile_4x96_V512<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + j, 0, 2976);
+                Pointwise_Tile_4x64_V512<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + j, 3072, 3072);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 3120; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
-                for (int j = 0; j < 56; j += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
+                if (j < 56)
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
                     Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, p0, p0 + 24);
                     Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 60 + j + 4, p0, p0 + 24);
                 }
+                else
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + j, p0, p0 + 24);
                 }
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, 3120, 3120);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 60 + j + 4, 3120, 3120);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, 3120, 3120);
+                Pointwise_Tile_4x16_V256<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + j, 3120, 3120);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 60 + j) * 25);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 60 + j, 0, 3128);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 60 + j + 4, 0, 3128);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 60 + 56) * 25);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + 56, 0, 3128);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_24to60_3136px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 60 + j, 0, 3128);
             }
         }
     }
@@ -1628,11 +1570,11 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 56x56, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_60ch_56x56(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_60ch_56x56(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_56x56_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g3_60to216_784px_Relu_Shape : Pointwise_Shape
@@ -1645,68 +1587,64 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 216 channels over 784 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_60to216_784px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_60to216_784px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to216_784px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g3_60to216_784px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to216_784px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 9;
+            int j = item % 9 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 72; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 720);
-                Pointwise_Tile_8x16_V512<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 768, 768);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 720);
+            Pointwise_Tile_8x16_V512<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 768, 768);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to216_784px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 768; p0 += 48)
         {
-            for (int k = 0; k < 3; k++)
+            for (int item = part.Start; item < part.Stop; item++)
             {
+                int k = item / 9;
+                int j = item % 9 * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-                for (int j = 0; j < 72; j += 8)
-                {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, p0, p0 + 24);
-                }
+                ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, p0, p0 + 24);
             }
         }
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 9;
+            int j = item % 9 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 72; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 768, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 768, 768);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+            Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 768, 768);
+            Pointwise_Tile_4x16_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 768, 768);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to216_784px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to216_784px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 9;
+            int j = item % 9 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 72; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 776);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 0, 776);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 776);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 0, 776);
         }
     }
 
@@ -1721,84 +1659,92 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_240to60_784px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g3_240to60_784px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
                 Pointwise_Tile_8x48_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 720);
                 Pointwise_Tile_8x16_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                Pointwise_Tile_4x96_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 672);
-                Pointwise_Tile_4x16_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 768, 768);
+                Pointwise_Tile_4x96_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 672);
+                Pointwise_Tile_4x16_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 768; p0 += 48)
         {
-            for (int k = 0; k < 3; k++)
+            for (int item = part.Start; item < part.Stop; item++)
             {
+                int k = item / 3;
+                int j = item % 3 * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-                for (int j = 0; j < 16; j += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+                if (j < 16)
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
                     Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, p0, p0 + 24);
                     Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, p0, p0 + 24);
                 }
+                else
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, p0, p0 + 24);
                 }
             }
         }
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 768, 768);
                 Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 768, 768);
+                Pointwise_Tile_4x16_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 776);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 776);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 776);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 776);
             }
         }
     }
@@ -1817,10 +1763,10 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_60ch_28x28(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_60ch_28x28(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_60ch_28x28_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_28x28_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_60ch_28x28_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_28x28_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g3_60to240_784px_Residual_Relu_Shape : Pointwise_Shape
@@ -1834,57 +1780,54 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 784 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_60to240_784px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_60to240_784px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
+        else Pointwise_g3_60to240_784px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 720);
-                Pointwise_Tile_8x16_V512<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 768, 768);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 720);
+            Pointwise_Tile_8x16_V512<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 768, 768);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 744);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 768, 768);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 744);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 768, 768);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 744);
+            Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 768, 768);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 744);
+            Pointwise_Tile_4x16_V256<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 768, 768);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_784px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_784px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 776);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 776);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 776);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_60to240_784px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 776);
         }
     }
 
@@ -1902,18 +1845,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 average pool, stride 2, 240 channels on 28x28; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_240ch_28x28_Relu(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_240ch_28x28_Relu(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_240ch_28x28_Relu_Rows_V512(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_240ch_28x28_Relu_Shape>(ref source, ref destination);
-        else AvgPool3x3_s2_V128<AvgPool3x3_s2_240ch_28x28_Relu_Shape>(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_240ch_28x28_Relu_Rows_V512(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_240ch_28x28_Relu_Shape>(ref source, ref destination, part);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_240ch_28x28_Relu_Shape>(ref source, ref destination, part);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_240ch_28x28_Relu"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_240ch_28x28_Relu_Rows_V512(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_240ch_28x28_Relu_Rows_V512(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 240; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
             ref float output = ref Unsafe.Add(ref destination, c * 196);
@@ -1965,68 +1908,64 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 120 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_240to120_784px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g3_240to120_784px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 5;
+            int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-            for (int j = 0; j < 40; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 720);
-                Pointwise_Tile_8x16_V512<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 768, 768);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 720);
+            Pointwise_Tile_8x16_V512<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 768, 768);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 768; p0 += 48)
         {
-            for (int k = 0; k < 3; k++)
+            for (int item = part.Start; item < part.Stop; item++)
             {
+                int k = item / 5;
+                int j = item % 5 * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-                for (int j = 0; j < 40; j += 8)
-                {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0 + 24);
-                }
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0 + 24);
             }
         }
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 5;
+            int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-            for (int j = 0; j < 40; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 768, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 768, 768);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+            Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 768, 768);
+            Pointwise_Tile_4x16_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 768, 768);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 5;
+            int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
-            for (int j = 0; j < 40; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 776);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 776);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 776);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 776);
         }
     }
 
@@ -2044,18 +1983,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 2, 120 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_120ch_28x28(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_120ch_28x28(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_120ch_28x28_Rows_V512(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_120ch_28x28_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_120ch_28x28_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_120ch_28x28_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_120ch_28x28_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_120ch_28x28_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_120ch_28x28"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_120ch_28x28_Rows_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_120ch_28x28_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 120; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
             ref float output = ref Unsafe.Add(ref destination, c * 196);
@@ -2126,58 +2065,55 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 240 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_120to240_196px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_120to240_196px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to240_196px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g3_120to240_196px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_196px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 144);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 144);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_196px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 168);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 168);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 168);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 168);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to240_196px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to240_196px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 41);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_120to240_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 192, 192);
         }
     }
 
@@ -2192,69 +2128,65 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 120 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_480to120_196px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g3_480to120_196px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 5;
+            int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-            for (int j = 0; j < 40; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 144);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 144);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 192; p0 += 48)
         {
-            for (int k = 0; k < 3; k++)
+            for (int item = part.Start; item < part.Stop; item++)
             {
+                int k = item / 5;
+                int j = item % 5 * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-                for (int j = 0; j < 40; j += 8)
-                {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0 + 24);
-                }
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0 + 24);
             }
         }
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 5;
+            int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-            for (int j = 0; j < 40; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 5;
+            int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-            for (int j = 0; j < 40; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 192, 192);
         }
     }
 
@@ -2272,39 +2204,41 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 1, 120 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_120ch_14x14(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_120ch_14x14(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_120ch_14x14_Flat_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_120ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_120ch_14x14_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_120ch_14x14_Flat_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_120ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_120ch_14x14_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_120ch_14x14"/> with each 14x14 plane as one row of 196 pixels, Vector512 across row ends.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_120ch_14x14_Flat_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_120ch_14x14_Flat_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         Span<float> buffers = stackalloc float[452];
         ref float first = ref MemoryMarshal.GetReference(buffers);
         buffers.Slice(0, 15).Clear();
         buffers.Slice(211, 30).Clear();
         buffers.Slice(437, 15).Clear();
-        Vector512.LoadUnsafe(ref source, 0).StoreUnsafe(ref first, 15);
-        Vector512.LoadUnsafe(ref source, 16).StoreUnsafe(ref first, 31);
-        Vector512.LoadUnsafe(ref source, 32).StoreUnsafe(ref first, 47);
-        Vector512.LoadUnsafe(ref source, 48).StoreUnsafe(ref first, 63);
-        Vector512.LoadUnsafe(ref source, 64).StoreUnsafe(ref first, 79);
-        Vector512.LoadUnsafe(ref source, 80).StoreUnsafe(ref first, 95);
-        Vector512.LoadUnsafe(ref source, 96).StoreUnsafe(ref first, 111);
-        Vector512.LoadUnsafe(ref source, 112).StoreUnsafe(ref first, 127);
-        Vector512.LoadUnsafe(ref source, 128).StoreUnsafe(ref first, 143);
-        Vector512.LoadUnsafe(ref source, 144).StoreUnsafe(ref first, 159);
-        Vector512.LoadUnsafe(ref source, 160).StoreUnsafe(ref first, 175);
-        Vector512.LoadUnsafe(ref source, 176).StoreUnsafe(ref first, 191);
-        Vector512.LoadUnsafe(ref source, 180).StoreUnsafe(ref first, 195);
-        for (int c = 0; c < 120; c++)
+        ref float firstPlane = ref Unsafe.Add(ref source, part.Start * 196);
+        ref float firstBuffer = ref Unsafe.Add(ref first, (part.Start & 1) * 226);
+        Vector512.LoadUnsafe(ref firstPlane, 0).StoreUnsafe(ref firstBuffer, 15);
+        Vector512.LoadUnsafe(ref firstPlane, 16).StoreUnsafe(ref firstBuffer, 31);
+        Vector512.LoadUnsafe(ref firstPlane, 32).StoreUnsafe(ref firstBuffer, 47);
+        Vector512.LoadUnsafe(ref firstPlane, 48).StoreUnsafe(ref firstBuffer, 63);
+        Vector512.LoadUnsafe(ref firstPlane, 64).StoreUnsafe(ref firstBuffer, 79);
+        Vector512.LoadUnsafe(ref firstPlane, 80).StoreUnsafe(ref firstBuffer, 95);
+        Vector512.LoadUnsafe(ref firstPlane, 96).StoreUnsafe(ref firstBuffer, 111);
+        Vector512.LoadUnsafe(ref firstPlane, 112).StoreUnsafe(ref firstBuffer, 127);
+        Vector512.LoadUnsafe(ref firstPlane, 128).StoreUnsafe(ref firstBuffer, 143);
+        Vector512.LoadUnsafe(ref firstPlane, 144).StoreUnsafe(ref firstBuffer, 159);
+        Vector512.LoadUnsafe(ref firstPlane, 160).StoreUnsafe(ref firstBuffer, 175);
+        Vector512.LoadUnsafe(ref firstPlane, 176).StoreUnsafe(ref firstBuffer, 191);
+        Vector512.LoadUnsafe(ref firstPlane, 180).StoreUnsafe(ref firstBuffer, 195);
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float current = ref Unsafe.Add(ref first, (c & 1) * 226);
-            if (c + 1 < 120)
+            if (c + 1 < part.Stop)
             {
                 ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * 226);
                 ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * 196);
@@ -2508,7 +2442,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary><see cref="Depthwise3x3_s1_120ch_14x14"/> on a zero-bordered copy of each plane, Vector256 (8 columns per vector, no edge cases).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_120ch_14x14_PaddedCopy_V256(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_120ch_14x14_PaddedCopy_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         Span<float> paddedPlane = stackalloc float[256];
         ref float padded = ref MemoryMarshal.GetReference(paddedPlane);
@@ -2519,7 +2453,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             Unsafe.Add(ref padded, y * 16 + 16) = 0f;
         }
         paddedPlane.Slice(239).Clear();
-        for (int c = 0; c < 120; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
             ref float output = ref Unsafe.Add(ref destination, c * 196);
@@ -2586,58 +2520,55 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 480 channels over 196 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_120to480_196px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_120to480_196px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
+        else Pointwise_g3_120to480_196px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 20;
+            int j = item % 20 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
-            for (int j = 0; j < 160; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 0, 144);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 0, 144);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 20;
+            int j = item % 20 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
-            for (int j = 0; j < 160; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 0, 168);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 168);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 0, 168);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 168);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to480_196px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_120to480_196px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 20;
+            int j = item % 20 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 7840);
-            for (int j = 0; j < 160; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 192, 192);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 41);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 160 + j, 192, 192);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_120to480_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 192, 192);
         }
     }
 
@@ -2655,18 +2586,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 average pool, stride 2, 480 channels on 14x14; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_480ch_14x14_Relu(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_480ch_14x14_Relu(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_480ch_14x14_Relu_Rows_V512(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_480ch_14x14_Relu_Shape>(ref source, ref destination);
-        else AvgPool3x3_s2_V128<AvgPool3x3_s2_480ch_14x14_Relu_Shape>(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_480ch_14x14_Relu_Rows_V512(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_480ch_14x14_Relu_Shape>(ref source, ref destination, part);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_480ch_14x14_Relu_Shape>(ref source, ref destination, part);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_480ch_14x14_Relu"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_480ch_14x14_Relu_Rows_V512(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_480ch_14x14_Relu_Rows_V512(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 480; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
             ref float output = ref Unsafe.Add(ref destination, c * 49);
@@ -2718,69 +2649,65 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 480 to 240 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_480to240_196px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g3_480to240_196px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 144);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 144);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 192; p0 += 48)
         {
-            for (int k = 0; k < 3; k++)
+            for (int item = part.Start; item < part.Stop; item++)
             {
+                int k = item / 10;
+                int j = item % 10 * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-                for (int j = 0; j < 80; j += 8)
-                {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, p0, p0 + 24);
-                }
+                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, p0, p0 + 24);
             }
         }
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 192, 192);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 192, 192);
         }
     }
 
@@ -2798,18 +2725,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 2, 240 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_240ch_14x14(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_240ch_14x14(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_240ch_14x14_Rows_V512(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_240ch_14x14_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_240ch_14x14_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_240ch_14x14_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_240ch_14x14_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_240ch_14x14_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_240ch_14x14"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_240ch_14x14_Rows_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_240ch_14x14_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 240; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
             ref float output = ref Unsafe.Add(ref destination, c * 49);
@@ -2880,58 +2807,55 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 480 channels over 49 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_240to480_49px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_240to480_49px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to480_49px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g3_240to480_49px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to480_49px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 20;
+            int j = item % 20 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
-            for (int j = 0; j < 160; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 0, 0);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 0, 0);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to480_49px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 20;
+            int j = item % 20 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
-            for (int j = 0; j < 160; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 0, 24);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 24);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 0, 24);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 24);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to480_49px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to480_49px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 20;
+            int j = item % 20 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
-            for (int j = 0; j < 160; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 45, 45);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 160 + j) * 81);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 160 + j, 45, 45);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_240to480_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 160 + j + 4, 45, 45);
         }
     }
 
@@ -2946,58 +2870,55 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 960 to 240 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g3_960to240_49px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_960to240_49px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g3_960to240_49px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 0);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 0);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 24);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 24);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 24);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 24);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_960to240_49px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 45, 45);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 321);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, 45, 45);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_960to240_49px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 45, 45);
         }
     }
 
@@ -3015,29 +2936,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 1, 240 channels on 7x7, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_240ch_7x7(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_240ch_7x7(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_240ch_7x7_Flat_V512(ref source, ref destination, ref weights);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_240ch_7x7_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_240ch_7x7_Flat_V512(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_240ch_7x7_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_240ch_7x7"/> with each 7x7 plane as one row of 49 pixels, Vector512 across row ends.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_240ch_7x7_Flat_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_240ch_7x7_Flat_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         Span<float> buffers = stackalloc float[130];
         ref float first = ref MemoryMarshal.GetReference(buffers);
         buffers.Slice(0, 8).Clear();
         buffers.Slice(57, 16).Clear();
         buffers.Slice(122, 8).Clear();
-        Vector512.LoadUnsafe(ref source, 0).StoreUnsafe(ref first, 8);
-        Vector512.LoadUnsafe(ref source, 16).StoreUnsafe(ref first, 24);
-        Vector512.LoadUnsafe(ref source, 32).StoreUnsafe(ref first, 40);
-        Vector512.LoadUnsafe(ref source, 33).StoreUnsafe(ref first, 41);
-        for (int c = 0; c < 240; c++)
+        ref float firstPlane = ref Unsafe.Add(ref source, part.Start * 49);
+        ref float firstBuffer = ref Unsafe.Add(ref first, (part.Start & 1) * 65);
+        Vector512.LoadUnsafe(ref firstPlane, 0).StoreUnsafe(ref firstBuffer, 8);
+        Vector512.LoadUnsafe(ref firstPlane, 16).StoreUnsafe(ref firstBuffer, 24);
+        Vector512.LoadUnsafe(ref firstPlane, 32).StoreUnsafe(ref firstBuffer, 40);
+        Vector512.LoadUnsafe(ref firstPlane, 33).StoreUnsafe(ref firstBuffer, 41);
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float current = ref Unsafe.Add(ref first, (c & 1) * 65);
-            if (c + 1 < 240)
+            if (c + 1 < part.Stop)
             {
                 ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * 65);
                 ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * 49);
@@ -3124,58 +3047,55 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 960 channels over 49 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g3_240to960_49px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g3_240to960_49px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
+        else Pointwise_g3_240to960_49px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 40;
+            int j = item % 40 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
-            for (int j = 0; j < 320; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
-                Pointwise_Tile_8x48_V512<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 0, 0);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 0, 0);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 40;
+            int j = item % 40 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
-            for (int j = 0; j < 320; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 0, 24);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 320 + j + 4, 0, 24);
-                Pointwise_Tile_8x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 0, 24);
+            Pointwise_Tile_4x24_V256<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 320 + j + 4, 0, 24);
+            Pointwise_Tile_8x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to960_49px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_240to960_49px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 40;
+            int j = item % 40 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 3920);
-            for (int j = 0; j < 320; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 45, 45);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 320 + j + 4, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 320 + j + 4, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 320 + j) * 81);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 320 + j, 45, 45);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 320 + j + 4, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_240to960_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 320 + j + 4, 45, 45);
         }
     }
 
@@ -3361,9 +3281,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V512<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_V512<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -3434,9 +3354,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -3510,9 +3430,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -3586,9 +3506,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_V512<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_V512<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -3661,9 +3581,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -3739,9 +3659,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4742,9 +4662,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4826,9 +4746,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4919,9 +4839,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -5064,9 +4984,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -5148,9 +5068,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));

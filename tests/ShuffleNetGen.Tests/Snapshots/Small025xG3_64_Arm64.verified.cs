@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;
 using Simd = global::ShuffleNetGen.Kernels.Simd;
+using Part = global::ShuffleNetGen.Kernels.WorkPart;
 
 namespace Snapshots;
 
@@ -75,7 +76,7 @@ namespace Snapshots;
 /// Kernel variants for the build's target only: Vector128, AdvSimd.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]
-public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Small025xG3_64>
+public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Small025xG3_64>, global::ShuffleNetGen.IShuffleNetTeamModel
 {
     /// <summary>Channels of the input image.</summary>
     public const int InputChannels = 3;
@@ -85,7 +86,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     public const int InputWidth = 64;
     /// <summary>Floats in one input image (NCHW, one image).</summary>
     public const int InputLength = 12288;
-    /// <summary>Logits written by <see cref="Forward"/>.</summary>
+    /// <summary>Logits written by <see cref="Forward(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public const int Classes = 10;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
     public const int ArenaLength = 9216;
@@ -642,36 +643,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
     /// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>
     /// <exception cref="ArgumentException"><paramref name="input"/> is not <see cref="InputLength"/> floats long, or <paramref name="logits"/> not <see cref="Classes"/>.</exception>
-    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward"/> on this instance.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward(ReadOnlySpan{float}, Span{float})"/> on this instance.</exception>
     public void Forward(ReadOnlySpan<float> input, Span<float> logits)
     {
-        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
-        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
-        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
-            throw new InvalidOperationException("This Small025xG3_64 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
+        Enter(input, logits);
         try
         {
             ref float image = ref MemoryMarshal.GetReference(input);
             ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
             ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
-            Stem(ref image, ref arena, ref weights);
-            Unit0(ref arena, ref weights);
-            Unit1(ref arena, ref weights);
-            Unit2(ref arena, ref weights);
-            Unit3(ref arena, ref weights);
-            Unit4(ref arena, ref weights);
-            Unit5(ref arena, ref weights);
-            Unit6(ref arena, ref weights);
-            Unit7(ref arena, ref weights);
-            Unit8(ref arena, ref weights);
-            Unit9(ref arena, ref weights);
-            Unit10(ref arena, ref weights);
-            Unit11(ref arena, ref weights);
-            Unit12(ref arena, ref weights);
-            Unit13(ref arena, ref weights);
-            Unit14(ref arena, ref weights);
-            Unit15(ref arena, ref weights);
-            Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
+            ref float output = ref MemoryMarshal.GetReference(logits);
+            for (int op = 0; op < WorkItems.Length; op++) Step(op, new(0, WorkItems[op]), ref image, ref arena, ref weights, ref output);
         }
         finally
         {
@@ -679,179 +661,131 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Stem(ref float image, ref float arena, ref float weights)
+    /// <summary>The same pass on every thread of <paramref name="team"/>, bit-identical to the one-thread pass. Allocates nothing.</summary>
+    public void Forward(ReadOnlySpan<float> input, Span<float> logits, global::ShuffleNetGen.ShuffleNetTeam team)
     {
-        Conv3x3_s2_3to6_64x64_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1));
-        MaxPool3x3_s2_6ch_32x32(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool));
+        ArgumentNullException.ThrowIfNull(team);
+        Enter(input, logits);
+        try
+        {
+            team.RunForward(this, input, logits);
+        }
+        finally
+        {
+            global::System.Threading.Volatile.Write(ref _sngBusy, 0);
+        }
     }
 
-    /// <summary>Unit 0: 6x16x16 to 60x8x8, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit0(ref float arena, ref float weights)
+    private void Enter(ReadOnlySpan<float> input, Span<float> logits)
     {
-        AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out));
-        Pointwise_g1_6to15_256px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1));
-        Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw));
-        Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3));
+        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
+        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
+        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
+            throw new InvalidOperationException("This Small025xG3_64 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
     }
 
-    /// <summary>Unit 1: 60x8x8 to 60x8x8, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit1(ref float arena, ref float weights)
-    {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1));
-        Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw));
-        Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out));
-    }
+    // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
+    private static ReadOnlySpan<int> WorkItems => new int[] { 6, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 1, 1 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 3, 3 };
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
+    void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
+        Step(op, new(start, stop), ref image, ref MemoryMarshal.GetArrayDataReference(_sngArena), ref MemoryMarshal.GetArrayDataReference(_sngWeights), ref logits);
 
-    /// <summary>Unit 2: 60x8x8 to 60x8x8, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit2(ref float arena, ref float weights)
+    /// <summary>Runs work items <paramref name="part"/> of op <paramref name="op"/> (see <see cref="WorkItems"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Step(int op, Part part, ref float image, ref float arena, ref float weights, ref float logits)
     {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1));
-        Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw));
-        Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out));
-    }
-
-    /// <summary>Unit 3: 60x8x8 to 60x8x8, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit3(ref float arena, ref float weights)
-    {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1));
-        Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw));
-        Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out));
-    }
-
-    /// <summary>Unit 4: 60x8x8 to 120x4x4, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit4(ref float arena, ref float weights)
-    {
-        AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out));
-        Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1));
-        Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw));
-        Pointwise_g3_30to60_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3));
-    }
-
-    /// <summary>Unit 5: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit5(ref float arena, ref float weights)
-    {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1));
-        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw));
-        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out));
-    }
-
-    /// <summary>Unit 6: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit6(ref float arena, ref float weights)
-    {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1));
-        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw));
-        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out));
-    }
-
-    /// <summary>Unit 7: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit7(ref float arena, ref float weights)
-    {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1));
-        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw));
-        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out));
-    }
-
-    /// <summary>Unit 8: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit8(ref float arena, ref float weights)
-    {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1));
-        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw));
-        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out));
-    }
-
-    /// <summary>Unit 9: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit9(ref float arena, ref float weights)
-    {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1));
-        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw));
-        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out));
-    }
-
-    /// <summary>Unit 10: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit10(ref float arena, ref float weights)
-    {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1));
-        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw));
-        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out));
-    }
-
-    /// <summary>Unit 11: 120x4x4 to 120x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit11(ref float arena, ref float weights)
-    {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1));
-        Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw));
-        Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out));
-    }
-
-    /// <summary>Unit 12: 120x4x4 to 240x2x2, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit12(ref float arena, ref float weights)
-    {
-        AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out));
-        Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1));
-        Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw));
-        Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3));
-    }
-
-    /// <summary>Unit 13: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit13(ref float arena, ref float weights)
-    {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1));
-        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw));
-        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out));
-    }
-
-    /// <summary>Unit 14: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit14(ref float arena, ref float weights)
-    {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1));
-        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw));
-        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out));
-    }
-
-    /// <summary>Unit 15: 240x2x2 to 240x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit15(ref float arena, ref float weights)
-    {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1));
-        Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw));
-        Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out));
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Head(ref float arena, ref float weights, ref float logits)
-    {
-        GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool));
-        Linear_240to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
+        switch (op)
+        {
+            // Stem
+            case 0: Conv3x3_s2_3to6_64x64_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
+            case 1: MaxPool3x3_s2_6ch_32x32(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
+            // Unit0
+            case 2: AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 3: Pointwise_g1_6to15_256px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
+            case 4: Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
+            case 5: Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
+            // Unit1
+            case 6: Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
+            case 7: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
+            case 8: Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            // Unit2
+            case 9: Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
+            case 10: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
+            case 11: Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
+            // Unit3
+            case 12: Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
+            case 13: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
+            case 14: Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
+            // Unit4
+            case 15: AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 16: Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
+            case 17: Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
+            case 18: Pointwise_g3_30to60_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
+            // Unit5
+            case 19: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
+            case 20: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
+            case 21: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            // Unit6
+            case 22: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
+            case 23: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
+            case 24: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
+            // Unit7
+            case 25: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
+            case 26: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
+            case 27: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
+            // Unit8
+            case 28: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
+            case 29: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
+            case 30: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
+            // Unit9
+            case 31: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
+            case 32: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
+            case 33: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
+            // Unit10
+            case 34: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
+            case 35: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
+            case 36: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
+            // Unit11
+            case 37: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
+            case 38: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
+            case 39: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
+            // Unit12
+            case 40: AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 41: Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
+            case 42: Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
+            case 43: Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
+            // Unit13
+            case 44: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
+            case 45: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
+            case 46: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            // Unit14
+            case 47: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
+            case 48: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
+            case 49: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
+            // Unit15
+            case 50: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
+            case 51: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
+            case 52: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
+            // Head
+            case 53: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 54: Linear_240to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+        }
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 6 channels on 64x64, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref source, ref destination, ref weights);
-        else Conv3x3_s2_3to6_64x64_Relu_V128(ref source, ref destination, ref weights);
+        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to6_64x64_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 6; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 1024);
@@ -1024,9 +958,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 6; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 1024);
@@ -1174,10 +1108,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 max pool, stride 2, 6 channels on 32x32; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_6ch_32x32(ref float source, ref float destination)
+    private static void MaxPool3x3_s2_6ch_32x32(ref float source, ref float destination, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination);
-        else MaxPool3x3_s2_V128<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination);
+        if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination, part);
+        else MaxPool3x3_s2_V128<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct AvgPool3x3_s2_6ch_16x16_Relu_Shape : Window3x3_Shape
@@ -1194,10 +1128,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 average pool, stride 2, 6 channels on 16x16; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_6ch_16x16_Relu(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_6ch_16x16_Relu(ref float source, ref float destination, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_6ch_16x16_Relu_Shape>(ref source, ref destination);
-        else AvgPool3x3_s2_V128<AvgPool3x3_s2_6ch_16x16_Relu_Shape>(ref source, ref destination);
+        if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_6ch_16x16_Relu_Shape>(ref source, ref destination, part);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_6ch_16x16_Relu_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape : Pointwise_Shape
@@ -1211,27 +1145,29 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 1 group(s), 6 to 15 channels over 256 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1536);
+            ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 7);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 7);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 248);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 248);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 15 + 8) * 7);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + 8, 0, 248);
-                Pointwise_Tile_3x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + 8 + 4, 0, 248);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 248);
+                Pointwise_Tile_3x8_V128<Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + j + 4, 0, 248);
             }
         }
     }
@@ -1250,10 +1186,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 2, 15 channels on 16x16, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_15ch_16x16(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_15ch_16x16(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights);
+        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g3_15to54_64px_Relu_Shape : Pointwise_Shape
@@ -1266,26 +1202,28 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 15 to 54 channels over 64 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Pointwise_g3_15to54_64px_Relu_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_15to54_64px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to54_64px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_15to54_64px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 6);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 6);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 56);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 56);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 18 + 16) * 6);
-                Pointwise_Tile_2x16_V128<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + 16, 0, 48);
+                Pointwise_Tile_2x16_V128<Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 48);
             }
         }
     }
@@ -1301,23 +1239,23 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 15 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 1;
+            int j = item % 1 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 5) * 21);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5, 0, 56);
-                Pointwise_Tile_1x24_V128<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + 4, 0, 24);
-                Pointwise_Tile_1x16_V128<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + 4, 48, 48);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 21);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 56);
+            Pointwise_Tile_1x24_V128<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 0, 24);
+            Pointwise_Tile_1x16_V128<Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 48, 48);
         }
     }
 
@@ -1335,9 +1273,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 1, 15 channels on 8x8, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_15ch_8x8(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_15ch_8x8(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_15ch_8x8_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_15ch_8x8_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g3_15to60_64px_Residual_Relu_Shape : Pointwise_Shape
@@ -1351,26 +1289,28 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        Pointwise_g3_15to60_64px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_15to60_64px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_15to60_64px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_15to60_64px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 6);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 6);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 56);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 56);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 6);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + 16, 0, 56);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 56);
             }
         }
     }
@@ -1389,9 +1329,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 average pool, stride 2, 60 channels on 8x8; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_60ch_8x8_Relu(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_60ch_8x8_Relu(ref float source, ref float destination, Part part)
     {
-        AvgPool3x3_s2_V128<AvgPool3x3_s2_60ch_8x8_Relu_Shape>(ref source, ref destination);
+        AvgPool3x3_s2_V128<AvgPool3x3_s2_60ch_8x8_Relu_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape : Pointwise_Shape
@@ -1405,26 +1345,28 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 30 channels over 64 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 2;
+            int j = item % 2 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1280);
+            ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 21);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 21);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 56);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 56);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 21);
-                Pointwise_Tile_2x16_V128<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 0, 48);
+                Pointwise_Tile_2x16_V128<Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 48);
             }
         }
     }
@@ -1443,9 +1385,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 2, 30 channels on 8x8, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_30ch_8x8(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_30ch_8x8(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_30ch_8x8_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s2_V128<Depthwise3x3_s2_30ch_8x8_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g3_30to60_16px_Relu_Shape : Pointwise_Shape
@@ -1458,26 +1400,28 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Pointwise_g3_30to60_16px_Relu_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_30to60_16px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to60_16px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_30to60_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 160);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 11);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 11);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 8);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 8);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 11);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 8);
             }
         }
     }
@@ -1493,26 +1437,28 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 30 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 2;
+            int j = item % 2 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
+            ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 41);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 8);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 8);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 10 + 8) * 41);
-                Pointwise_Tile_2x16_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + 8, 0, 0);
+                Pointwise_Tile_2x16_V128<Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0);
             }
         }
     }
@@ -1531,9 +1477,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 1, 30 channels on 4x4, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_30ch_4x4(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_30ch_4x4(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_30ch_4x4_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_30ch_4x4_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g3_30to120_16px_Residual_Relu_Shape : Pointwise_Shape
@@ -1547,23 +1493,22 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_30to120_16px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_30to120_16px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 5;
+            int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 160);
-            for (int j = 0; j < 40; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 8);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 8);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 11);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 8);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 8);
         }
     }
 
@@ -1581,9 +1526,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 average pool, stride 2, 120 channels on 4x4; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_120ch_4x4_Relu(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_120ch_4x4_Relu(ref float source, ref float destination, Part part)
     {
-        AvgPool3x3_s2_V128<AvgPool3x3_s2_120ch_4x4_Relu_Shape>(ref source, ref destination);
+        AvgPool3x3_s2_V128<AvgPool3x3_s2_120ch_4x4_Relu_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape : Pointwise_Shape
@@ -1597,26 +1542,28 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 120 to 60 channels over 16 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 640);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 41);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 8);
                 Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 8);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 41);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 8);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 8);
             }
         }
     }
@@ -1635,9 +1582,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 2, 60 channels on 4x4, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_60ch_4x4(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_60ch_4x4(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_4x4_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_4x4_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g3_60to120_4px_Relu_Shape : Pointwise_Shape
@@ -1650,23 +1597,22 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Pointwise_g3_60to120_4px_Relu_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_60to120_4px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to120_4px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_60to120_4px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 5;
+            int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 80);
-            for (int j = 0; j < 40; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 21);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 0);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 21);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 0);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0);
         }
     }
 
@@ -1681,26 +1627,28 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 240 to 60 channels over 4 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (3 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref source, ref destination, ref weights);
+        Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
                 Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
                 Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 20 + 16) * 81);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + 16, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0);
             }
         }
     }
@@ -1719,9 +1667,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 1, 60 channels on 2x2, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_60ch_2x2(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_60ch_2x2(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_2x2_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_2x2_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g3_60to240_4px_Residual_Relu_Shape : Pointwise_Shape
@@ -1735,23 +1683,22 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>1x1 convolution, 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_4px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        Pointwise_g3_60to240_4px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
+        Pointwise_g3_60to240_4px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g3_60to240_4px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g3_60to240_4px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 3; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 10;
+            int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 80);
-            for (int j = 0; j < 80; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 0);
-                Pointwise_Tile_4x4_V128<Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 0);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 21);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 0);
+            Pointwise_Tile_4x4_V128<Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 0);
         }
     }
 
@@ -1891,9 +1838,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -1967,9 +1914,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -2043,9 +1990,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -2121,9 +2068,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -2465,9 +2412,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -2558,9 +2505,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -2836,9 +2783,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));

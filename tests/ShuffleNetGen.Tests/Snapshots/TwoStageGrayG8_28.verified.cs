@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;
 using Simd = global::ShuffleNetGen.Kernels.Simd;
+using Part = global::ShuffleNetGen.Kernels.WorkPart;
 
 namespace Snapshots;
 
@@ -61,7 +62,7 @@ namespace Snapshots;
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]
-public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<TwoStageGrayG8_28>
+public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<TwoStageGrayG8_28>, global::ShuffleNetGen.IShuffleNetTeamModel
 {
     /// <summary>Channels of the input image.</summary>
     public const int InputChannels = 1;
@@ -71,7 +72,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     public const int InputWidth = 28;
     /// <summary>Floats in one input image (NCHW, one image).</summary>
     public const int InputLength = 784;
-    /// <summary>Logits written by <see cref="Forward"/>.</summary>
+    /// <summary>Logits written by <see cref="Forward(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public const int Classes = 10;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
     public const int ArenaLength = 87808;
@@ -508,32 +509,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
     /// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>
     /// <exception cref="ArgumentException"><paramref name="input"/> is not <see cref="InputLength"/> floats long, or <paramref name="logits"/> not <see cref="Classes"/>.</exception>
-    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward"/> on this instance.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward(ReadOnlySpan{float}, Span{float})"/> on this instance.</exception>
     public void Forward(ReadOnlySpan<float> input, Span<float> logits)
     {
-        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
-        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
-        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
-            throw new InvalidOperationException("This TwoStageGrayG8_28 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
+        Enter(input, logits);
         try
         {
             ref float image = ref MemoryMarshal.GetReference(input);
             ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
             ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
-            Stem(ref image, ref arena, ref weights);
-            Unit0(ref arena, ref weights);
-            Unit1(ref arena, ref weights);
-            Unit2(ref arena, ref weights);
-            Unit3(ref arena, ref weights);
-            Unit4(ref arena, ref weights);
-            Unit5(ref arena, ref weights);
-            Unit6(ref arena, ref weights);
-            Unit7(ref arena, ref weights);
-            Unit8(ref arena, ref weights);
-            Unit9(ref arena, ref weights);
-            Unit10(ref arena, ref weights);
-            Unit11(ref arena, ref weights);
-            Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
+            ref float output = ref MemoryMarshal.GetReference(logits);
+            for (int op = 0; op < WorkItems.Length; op++) Step(op, new(0, WorkItems[op]), ref image, ref arena, ref weights, ref output);
         }
         finally
         {
@@ -541,144 +527,116 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Stem(ref float image, ref float arena, ref float weights)
+    /// <summary>The same pass on every thread of <paramref name="team"/>, bit-identical to the one-thread pass. Allocates nothing.</summary>
+    public void Forward(ReadOnlySpan<float> input, Span<float> logits, global::ShuffleNetGen.ShuffleNetTeam team)
     {
-        Conv3x3_s1_1to16_28x28_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1));
+        ArgumentNullException.ThrowIfNull(team);
+        Enter(input, logits);
+        try
+        {
+            team.RunForward(this, input, logits);
+        }
+        finally
+        {
+            global::System.Threading.Volatile.Write(ref _sngBusy, 0);
+        }
     }
 
-    /// <summary>Unit 0: 16x28x28 to 192x14x14, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit0(ref float arena, ref float weights)
+    private void Enter(ReadOnlySpan<float> input, Span<float> logits)
     {
-        AvgPool3x3_s2_16ch_28x28_Relu(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_units_0_out));
-        Pointwise_g1_16to48_784px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1));
-        Depthwise3x3_s2_48ch_28x28(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw));
-        Pointwise_g8_48to176_196px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 16 * 196), ref Unsafe.Add(ref weights, Weights_units_0_conv3));
+        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
+        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
+        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
+            throw new InvalidOperationException("This TwoStageGrayG8_28 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
     }
 
-    /// <summary>Unit 1: 192x14x14 to 192x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit1(ref float arena, ref float weights)
-    {
-        Pointwise_g8_192to48_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1));
-        Depthwise3x3_s1_48ch_14x14(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw));
-        Pointwise_g8_48to192_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out));
-    }
+    // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
+    private static ReadOnlySpan<int> WorkItems => new int[] { 2, 16, 6, 48, 24, 8, 48, 24, 8, 48, 24, 8, 48, 24, 192, 16, 96, 24, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 1, 1 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 113, 339, 603, 85, 207, 226, 85, 226, 226, 85, 226, 226, 85, 226, 170, 452, 43, 113, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 4, 4 };
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
+    void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
+        Step(op, new(start, stop), ref image, ref MemoryMarshal.GetArrayDataReference(_sngArena), ref MemoryMarshal.GetArrayDataReference(_sngWeights), ref logits);
 
-    /// <summary>Unit 2: 192x14x14 to 192x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit2(ref float arena, ref float weights)
+    /// <summary>Runs work items <paramref name="part"/> of op <paramref name="op"/> (see <see cref="WorkItems"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Step(int op, Part part, ref float image, ref float arena, ref float weights, ref float logits)
     {
-        Pointwise_g8_192to48_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1));
-        Depthwise3x3_s1_48ch_14x14(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw));
-        Pointwise_g8_48to192_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out));
-    }
-
-    /// <summary>Unit 3: 192x14x14 to 192x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit3(ref float arena, ref float weights)
-    {
-        Pointwise_g8_192to48_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1));
-        Depthwise3x3_s1_48ch_14x14(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw));
-        Pointwise_g8_48to192_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out));
-    }
-
-    /// <summary>Unit 4: 192x14x14 to 384x7x7, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit4(ref float arena, ref float weights)
-    {
-        AvgPool3x3_s2_192ch_14x14_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out));
-        Pointwise_g8_192to96_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1));
-        Depthwise3x3_s2_96ch_14x14(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw));
-        Pointwise_g8_96to192_49px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 192 * 49), ref Unsafe.Add(ref weights, Weights_units_4_conv3));
-    }
-
-    /// <summary>Unit 5: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit5(ref float arena, ref float weights)
-    {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1));
-        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw));
-        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out));
-    }
-
-    /// <summary>Unit 6: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit6(ref float arena, ref float weights)
-    {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1));
-        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw));
-        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out));
-    }
-
-    /// <summary>Unit 7: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit7(ref float arena, ref float weights)
-    {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1));
-        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw));
-        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out));
-    }
-
-    /// <summary>Unit 8: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit8(ref float arena, ref float weights)
-    {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1));
-        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw));
-        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out));
-    }
-
-    /// <summary>Unit 9: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit9(ref float arena, ref float weights)
-    {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1));
-        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw));
-        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out));
-    }
-
-    /// <summary>Unit 10: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit10(ref float arena, ref float weights)
-    {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1));
-        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw));
-        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out));
-    }
-
-    /// <summary>Unit 11: 384x7x7 to 384x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit11(ref float arena, ref float weights)
-    {
-        Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1));
-        Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw));
-        Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out));
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Head(ref float arena, ref float weights, ref float logits)
-    {
-        GlobalAvgPool_384ch_49px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_globalpool));
-        Linear_384to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
+        switch (op)
+        {
+            // Stem
+            case 0: Conv3x3_s1_1to16_28x28_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
+            // Unit0
+            case 1: AvgPool3x3_s2_16ch_28x28_Relu(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 2: Pointwise_g1_16to48_784px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
+            case 3: Depthwise3x3_s2_48ch_28x28(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
+            case 4: Pointwise_g8_48to176_196px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 16 * 196), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
+            // Unit1
+            case 5: Pointwise_g8_192to48_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
+            case 6: Depthwise3x3_s1_48ch_14x14(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
+            case 7: Pointwise_g8_48to192_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            // Unit2
+            case 8: Pointwise_g8_192to48_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
+            case 9: Depthwise3x3_s1_48ch_14x14(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
+            case 10: Pointwise_g8_48to192_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
+            // Unit3
+            case 11: Pointwise_g8_192to48_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
+            case 12: Depthwise3x3_s1_48ch_14x14(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
+            case 13: Pointwise_g8_48to192_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
+            // Unit4
+            case 14: AvgPool3x3_s2_192ch_14x14_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 15: Pointwise_g8_192to96_196px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
+            case 16: Depthwise3x3_s2_96ch_14x14(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
+            case 17: Pointwise_g8_96to192_49px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 192 * 49), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
+            // Unit5
+            case 18: Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
+            case 19: Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
+            case 20: Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            // Unit6
+            case 21: Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
+            case 22: Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
+            case 23: Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
+            // Unit7
+            case 24: Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
+            case 25: Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
+            case 26: Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
+            // Unit8
+            case 27: Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
+            case 28: Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
+            case 29: Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
+            // Unit9
+            case 30: Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
+            case 31: Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
+            case 32: Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
+            // Unit10
+            case 33: Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
+            case 34: Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
+            case 35: Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
+            // Unit11
+            case 36: Pointwise_g8_384to96_49px_Shuffle8_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
+            case 37: Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
+            case 38: Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
+            // Head
+            case 39: GlobalAvgPool_384ch_49px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 40: Linear_384to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+        }
     }
 
     /// <summary>3x3 convolution, stride 1, 1 to 16 channels on 28x28, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s1_1to16_28x28_Relu(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V256(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref source, ref destination, ref weights);
-        else Conv3x3_s1_1to16_28x28_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s1_1to16_28x28_Relu_V256(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref source, ref destination, ref weights, part);
+        else Conv3x3_s1_1to16_28x28_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
-        for (int c = 0; c < 16; c++)
+        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 2) * 8; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
@@ -903,10 +861,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
-        for (int c = 0; c < 16; c++)
+        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 2) * 8; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
@@ -1143,9 +1101,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 16; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
@@ -1392,9 +1350,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s1_1to16_28x28_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 16; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
@@ -1642,18 +1600,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 average pool, stride 2, 16 channels on 28x28; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_16ch_28x28_Relu(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_16ch_28x28_Relu(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_16ch_28x28_Relu_Rows_V512(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_16ch_28x28_Relu_Shape>(ref source, ref destination);
-        else AvgPool3x3_s2_V128<AvgPool3x3_s2_16ch_28x28_Relu_Shape>(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_16ch_28x28_Relu_Rows_V512(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_16ch_28x28_Relu_Shape>(ref source, ref destination, part);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_16ch_28x28_Relu_Shape>(ref source, ref destination, part);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_16ch_28x28_Relu"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_16ch_28x28_Relu_Rows_V512(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_16ch_28x28_Relu_Rows_V512(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 16; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
             ref float output = ref Unsafe.Add(ref destination, c * 196);
@@ -1705,68 +1663,64 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>1x1 convolution, 1 group(s), 16 to 48 channels over 784 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_16to48_784px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_16to48_784px_Shuffle8_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
-            for (int j = 0; j < 48; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                Pointwise_Tile_8x48_V512<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 0, 720);
-                Pointwise_Tile_8x16_V512<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 768, 768);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
+            Pointwise_Tile_8x48_V512<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 0, 720);
+            Pointwise_Tile_8x16_V512<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 768, 768);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 768; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
-                for (int j = 0; j < 48; j += 8)
-                {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, p0, p0 + 24);
-                }
+                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, p0, p0 + 24);
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
-            for (int j = 0; j < 48; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 768, 768);
-                Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 768, 768);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
+            Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 768, 768);
+            Pointwise_Tile_4x16_V256<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 768, 768);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_16to48_784px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 12544);
-            for (int j = 0; j < 48; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 0, 776);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 776);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 17);
+            Pointwise_Tile_4x8_V128<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 48 + j, 0, 776);
+            Pointwise_Tile_4x8_V128<Pointwise_g1_16to48_784px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 776);
         }
     }
 
@@ -1784,18 +1738,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 2, 48 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_48ch_28x28(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_48ch_28x28(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_48ch_28x28_Rows_V512(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_48ch_28x28_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_48ch_28x28"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_48ch_28x28_Rows_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_48ch_28x28_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 48; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
             ref float output = ref Unsafe.Add(ref destination, c * 196);
@@ -1866,76 +1820,82 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>1x1 convolution, 8 group(s), 48 to 176 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g8_48to176_196px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_48to176_196px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to176_196px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g8_48to176_196px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to176_196px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
                 Pointwise_Tile_8x48_V512<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 0, 144);
                 Pointwise_Tile_8x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                Pointwise_Tile_6x64_V512<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 0, 128);
-                Pointwise_Tile_6x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 192, 192);
+                Pointwise_Tile_6x64_V512<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + j, 0, 128);
+                Pointwise_Tile_6x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + j, 192, 192);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to176_196px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
                 Pointwise_Tile_4x24_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 0, 168);
                 Pointwise_Tile_4x24_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 0, 168);
                 Pointwise_Tile_8x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 0, 168);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 192, 192);
-                Pointwise_Tile_2x48_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 0, 144);
-                Pointwise_Tile_2x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 192, 192);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + j, 0, 168);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + j, 192, 192);
+                Pointwise_Tile_2x48_V256<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + j + 4, 0, 144);
+                Pointwise_Tile_2x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + j + 4, 192, 192);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to176_196px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_48to176_196px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
-            for (int j = 0; j < 16; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
+            if (j < 16)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 22 + j) * 7);
                 Pointwise_Tile_4x8_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 0, 184);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 22 + j, 192, 192);
                 Pointwise_Tile_4x8_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 0, 184);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 22 + j + 4, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 22 + 16) * 7);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + 16, 192, 192);
-                Pointwise_Tile_2x16_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 0, 176);
-                Pointwise_Tile_2x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + 16 + 4, 192, 192);
+                Pointwise_Tile_4x8_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + j, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 22 + j, 192, 192);
+                Pointwise_Tile_2x16_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + j + 4, 0, 176);
+                Pointwise_Tile_2x4_V128<Pointwise_g8_48to176_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 22 + j + 4, 192, 192);
             }
         }
     }
@@ -1951,56 +1911,56 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>1x1 convolution, 8 group(s), 192 to 48 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_192to48_196px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to48_196px_Shuffle8_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g8_192to48_196px_Shuffle8_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 1;
+            int j = item % 1 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
-                Pointwise_Tile_6x64_V512<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 0, 128);
-                Pointwise_Tile_6x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 6 + j) * 25);
+            Pointwise_Tile_6x64_V512<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6 + j, 0, 128);
+            Pointwise_Tile_6x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 1;
+            int j = item % 1 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 0, 168);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 192, 192);
-                Pointwise_Tile_2x48_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 0, 144);
-                Pointwise_Tile_2x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 6 + j) * 25);
+            Pointwise_Tile_4x24_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6 + j, 0, 168);
+            Pointwise_Tile_4x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6 + j, 192, 192);
+            Pointwise_Tile_2x48_V256<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + j + 4, 0, 144);
+            Pointwise_Tile_2x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + j + 4, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to48_196px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 1;
+            int j = item % 1 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 6) * 25);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6, 192, 192);
-                Pointwise_Tile_2x16_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 0, 176);
-                Pointwise_Tile_2x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + 4, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 6 + j) * 25);
+            Pointwise_Tile_4x8_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6 + j, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 6, k * 6 + j, 192, 192);
+            Pointwise_Tile_2x16_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + j + 4, 0, 176);
+            Pointwise_Tile_2x4_V128<Pointwise_g8_192to48_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 6, k * 6 + j + 4, 192, 192);
         }
     }
 
@@ -2018,39 +1978,41 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 1, 48 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_48ch_14x14(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_48ch_14x14(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_48ch_14x14_Flat_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_48ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_48ch_14x14_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_48ch_14x14_Flat_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_48ch_14x14_PaddedCopy_V256(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_48ch_14x14_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_48ch_14x14"/> with each 14x14 plane as one row of 196 pixels, Vector512 across row ends.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_48ch_14x14_Flat_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_48ch_14x14_Flat_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         Span<float> buffers = stackalloc float[452];
         ref float first = ref MemoryMarshal.GetReference(buffers);
         buffers.Slice(0, 15).Clear();
         buffers.Slice(211, 30).Clear();
         buffers.Slice(437, 15).Clear();
-        Vector512.LoadUnsafe(ref source, 0).StoreUnsafe(ref first, 15);
-        Vector512.LoadUnsafe(ref source, 16).StoreUnsafe(ref first, 31);
-        Vector512.LoadUnsafe(ref source, 32).StoreUnsafe(ref first, 47);
-        Vector512.LoadUnsafe(ref source, 48).StoreUnsafe(ref first, 63);
-        Vector512.LoadUnsafe(ref source, 64).StoreUnsafe(ref first, 79);
-        Vector512.LoadUnsafe(ref source, 80).StoreUnsafe(ref first, 95);
-        Vector512.LoadUnsafe(ref source, 96).StoreUnsafe(ref first, 111);
-        Vector512.LoadUnsafe(ref source, 112).StoreUnsafe(ref first, 127);
-        Vector512.LoadUnsafe(ref source, 128).StoreUnsafe(ref first, 143);
-        Vector512.LoadUnsafe(ref source, 144).StoreUnsafe(ref first, 159);
-        Vector512.LoadUnsafe(ref source, 160).StoreUnsafe(ref first, 175);
-        Vector512.LoadUnsafe(ref source, 176).StoreUnsafe(ref first, 191);
-        Vector512.LoadUnsafe(ref source, 180).StoreUnsafe(ref first, 195);
-        for (int c = 0; c < 48; c++)
+        ref float firstPlane = ref Unsafe.Add(ref source, part.Start * 196);
+        ref float firstBuffer = ref Unsafe.Add(ref first, (part.Start & 1) * 226);
+        Vector512.LoadUnsafe(ref firstPlane, 0).StoreUnsafe(ref firstBuffer, 15);
+        Vector512.LoadUnsafe(ref firstPlane, 16).StoreUnsafe(ref firstBuffer, 31);
+        Vector512.LoadUnsafe(ref firstPlane, 32).StoreUnsafe(ref firstBuffer, 47);
+        Vector512.LoadUnsafe(ref firstPlane, 48).StoreUnsafe(ref firstBuffer, 63);
+        Vector512.LoadUnsafe(ref firstPlane, 64).StoreUnsafe(ref firstBuffer, 79);
+        Vector512.LoadUnsafe(ref firstPlane, 80).StoreUnsafe(ref firstBuffer, 95);
+        Vector512.LoadUnsafe(ref firstPlane, 96).StoreUnsafe(ref firstBuffer, 111);
+        Vector512.LoadUnsafe(ref firstPlane, 112).StoreUnsafe(ref firstBuffer, 127);
+        Vector512.LoadUnsafe(ref firstPlane, 128).StoreUnsafe(ref firstBuffer, 143);
+        Vector512.LoadUnsafe(ref firstPlane, 144).StoreUnsafe(ref firstBuffer, 159);
+        Vector512.LoadUnsafe(ref firstPlane, 160).StoreUnsafe(ref firstBuffer, 175);
+        Vector512.LoadUnsafe(ref firstPlane, 176).StoreUnsafe(ref firstBuffer, 191);
+        Vector512.LoadUnsafe(ref firstPlane, 180).StoreUnsafe(ref firstBuffer, 195);
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float current = ref Unsafe.Add(ref first, (c & 1) * 226);
-            if (c + 1 < 48)
+            if (c + 1 < part.Stop)
             {
                 ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * 226);
                 ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * 196);
@@ -2254,7 +2216,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary><see cref="Depthwise3x3_s1_48ch_14x14"/> on a zero-bordered copy of each plane, Vector256 (8 columns per vector, no edge cases).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_48ch_14x14_PaddedCopy_V256(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_48ch_14x14_PaddedCopy_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         Span<float> paddedPlane = stackalloc float[256];
         ref float padded = ref MemoryMarshal.GetReference(paddedPlane);
@@ -2265,7 +2227,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             Unsafe.Add(ref padded, y * 16 + 16) = 0f;
         }
         paddedPlane.Slice(239).Clear();
-        for (int c = 0; c < 48; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
             ref float output = ref Unsafe.Add(ref destination, c * 196);
@@ -2332,58 +2294,55 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>1x1 convolution, 8 group(s), 48 to 192 channels over 196 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g8_48to192_196px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_48to192_196px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
+        else Pointwise_g8_48to192_196px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                Pointwise_Tile_8x48_V512<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 144);
-                Pointwise_Tile_8x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
+            Pointwise_Tile_8x48_V512<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 144);
+            Pointwise_Tile_8x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 168);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 168);
-                Pointwise_Tile_8x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
+            Pointwise_Tile_4x24_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 168);
+            Pointwise_Tile_4x24_V256<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 168);
+            Pointwise_Tile_8x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_48to192_196px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_48to192_196px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 1176);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 7);
+            Pointwise_Tile_4x8_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 24 + j, 192, 192);
+            Pointwise_Tile_4x8_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 184);
+            Pointwise_Tile_4x4_V128<Pointwise_g8_48to192_196px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 192, 192);
         }
     }
 
@@ -2401,18 +2360,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 average pool, stride 2, 192 channels on 14x14; always divides by 9 (padding counted), then ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_192ch_14x14_Relu(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_192ch_14x14_Relu(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_192ch_14x14_Relu_Rows_V512(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_192ch_14x14_Relu_Shape>(ref source, ref destination);
-        else AvgPool3x3_s2_V128<AvgPool3x3_s2_192ch_14x14_Relu_Shape>(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_192ch_14x14_Relu_Rows_V512(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_192ch_14x14_Relu_Shape>(ref source, ref destination, part);
+        else AvgPool3x3_s2_V128<AvgPool3x3_s2_192ch_14x14_Relu_Shape>(ref source, ref destination, part);
     }
 
     /// <summary><see cref="AvgPool3x3_s2_192ch_14x14_Relu"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_192ch_14x14_Relu_Rows_V512(ref float source, ref float destination)
+    private static void AvgPool3x3_s2_192ch_14x14_Relu_Rows_V512(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 192; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
             ref float output = ref Unsafe.Add(ref destination, c * 49);
@@ -2464,72 +2423,78 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>1x1 convolution, 8 group(s), 192 to 96 channels over 196 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_192to96_196px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_192to96_196px_Shuffle8_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g8_192to96_196px_Shuffle8_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 2;
+            int j = item % 2 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
                 Pointwise_Tile_8x48_V512<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 144);
                 Pointwise_Tile_8x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                Pointwise_Tile_4x96_V512<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 96);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 192, 192);
+                Pointwise_Tile_4x96_V512<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 96);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 192, 192);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 2;
+            int j = item % 2 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
                 Pointwise_Tile_4x24_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 168);
                 Pointwise_Tile_4x24_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 168);
                 Pointwise_Tile_8x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 168);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 192, 192);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 168);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 192, 192);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_192to96_196px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 2;
+            int j = item % 2 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 4704);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 25);
                 Pointwise_Tile_4x8_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 184);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 192, 192);
                 Pointwise_Tile_4x8_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 184);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 25);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 192, 192);
+                Pointwise_Tile_4x8_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_192to96_196px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 192, 192);
             }
         }
     }
@@ -2548,18 +2513,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 2, 96 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_96ch_14x14(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_96ch_14x14(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_96ch_14x14_Rows_V512(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_96ch_14x14_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_96ch_14x14_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_96ch_14x14_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_96ch_14x14_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_96ch_14x14_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_96ch_14x14"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_96ch_14x14_Rows_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_96ch_14x14_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 96; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
             ref float output = ref Unsafe.Add(ref destination, c * 49);
@@ -2630,58 +2595,55 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>1x1 convolution, 8 group(s), 96 to 192 channels over 49 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g8_96to192_49px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_96to192_49px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to192_49px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g8_96to192_49px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to192_49px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                Pointwise_Tile_8x48_V512<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-                Pointwise_Tile_8x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
+            Pointwise_Tile_8x48_V512<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
+            Pointwise_Tile_8x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to192_49px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 24);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 24);
-                Pointwise_Tile_8x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
+            Pointwise_Tile_4x24_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 24);
+            Pointwise_Tile_4x24_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 24);
+            Pointwise_Tile_8x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to192_49px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_96to192_49px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 3;
+            int j = item % 3 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
+            Pointwise_Tile_4x8_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
+            Pointwise_Tile_4x8_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 45, 45);
         }
     }
 
@@ -2696,72 +2658,78 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>1x1 convolution, 8 group(s), 384 to 96 channels over 49 pixels, batch norm folded, ReLU; output stored in channel-shuffled order (8 groups).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g8_384to96_49px_Shuffle8_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_384to96_49px_Shuffle8_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g8_384to96_49px_Shuffle8_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 2;
+            int j = item % 2 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 2352);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
                 Pointwise_Tile_8x48_V512<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
                 Pointwise_Tile_8x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 45, 45);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                Pointwise_Tile_4x48_V512<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 45, 45);
+                Pointwise_Tile_4x48_V512<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 45, 45);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 2;
+            int j = item % 2 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 2352);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
                 Pointwise_Tile_4x24_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 24);
                 Pointwise_Tile_4x24_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 24);
                 Pointwise_Tile_8x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 45, 45);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 24);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 45, 45);
+                Pointwise_Tile_4x24_V256<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 24);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 45, 45);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g8_384to96_49px_Shuffle8_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 2;
+            int j = item % 2 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 2352);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 49);
                 Pointwise_Tile_4x8_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 40);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 45, 45);
                 Pointwise_Tile_4x8_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 40);
                 Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 45, 45);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 49);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 45, 45);
+                Pointwise_Tile_4x8_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 40);
+                Pointwise_Tile_4x4_V128<Pointwise_g8_384to96_49px_Shuffle8_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 45, 45);
             }
         }
     }
@@ -2780,29 +2748,31 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 1, 96 channels on 7x7, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_96ch_7x7(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_96ch_7x7(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_96ch_7x7_Flat_V512(ref source, ref destination, ref weights);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_96ch_7x7_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_96ch_7x7_Flat_V512(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_96ch_7x7_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s1_96ch_7x7"/> with each 7x7 plane as one row of 49 pixels, Vector512 across row ends.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_96ch_7x7_Flat_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_96ch_7x7_Flat_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         Span<float> buffers = stackalloc float[130];
         ref float first = ref MemoryMarshal.GetReference(buffers);
         buffers.Slice(0, 8).Clear();
         buffers.Slice(57, 16).Clear();
         buffers.Slice(122, 8).Clear();
-        Vector512.LoadUnsafe(ref source, 0).StoreUnsafe(ref first, 8);
-        Vector512.LoadUnsafe(ref source, 16).StoreUnsafe(ref first, 24);
-        Vector512.LoadUnsafe(ref source, 32).StoreUnsafe(ref first, 40);
-        Vector512.LoadUnsafe(ref source, 33).StoreUnsafe(ref first, 41);
-        for (int c = 0; c < 96; c++)
+        ref float firstPlane = ref Unsafe.Add(ref source, part.Start * 49);
+        ref float firstBuffer = ref Unsafe.Add(ref first, (part.Start & 1) * 65);
+        Vector512.LoadUnsafe(ref firstPlane, 0).StoreUnsafe(ref firstBuffer, 8);
+        Vector512.LoadUnsafe(ref firstPlane, 16).StoreUnsafe(ref firstBuffer, 24);
+        Vector512.LoadUnsafe(ref firstPlane, 32).StoreUnsafe(ref firstBuffer, 40);
+        Vector512.LoadUnsafe(ref firstPlane, 33).StoreUnsafe(ref firstBuffer, 41);
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float current = ref Unsafe.Add(ref first, (c & 1) * 65);
-            if (c + 1 < 96)
+            if (c + 1 < part.Stop)
             {
                 ref float next = ref Unsafe.Add(ref first, ((c + 1) & 1) * 65);
                 ref float nextPlane = ref Unsafe.Add(ref source, (c + 1) * 49);
@@ -2889,58 +2859,55 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>1x1 convolution, 8 group(s), 96 to 384 channels over 49 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual);
-        else Pointwise_g8_96to384_49px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g8_96to384_49px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
+        else Pointwise_g8_96to384_49px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 6;
+            int j = item % 6 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
-            for (int j = 0; j < 48; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                Pointwise_Tile_8x48_V512<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 0);
-                Pointwise_Tile_8x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
+            Pointwise_Tile_8x48_V512<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 0);
+            Pointwise_Tile_8x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 6;
+            int j = item % 6 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
-            for (int j = 0; j < 48; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 24);
-                Pointwise_Tile_4x24_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 24);
-                Pointwise_Tile_8x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
+            Pointwise_Tile_4x24_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 24);
+            Pointwise_Tile_4x24_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 24);
+            Pointwise_Tile_8x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g8_96to384_49px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual)
+    private static void Pointwise_g8_96to384_49px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        for (int k = 0; k < 8; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
+            int k = item / 6;
+            int j = item % 6 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
-            for (int j = 0; j < 48; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
-                Pointwise_Tile_4x8_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
+            Pointwise_Tile_4x8_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
+            Pointwise_Tile_4x8_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 45, 45);
         }
     }
 
@@ -3138,9 +3105,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -3216,9 +3183,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -3935,9 +3902,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4028,9 +3995,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4781,9 +4748,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));

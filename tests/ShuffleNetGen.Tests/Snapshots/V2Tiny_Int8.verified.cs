@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;
 using Simd = global::ShuffleNetGen.Kernels.Simd;
+using Part = global::ShuffleNetGen.Kernels.WorkPart;
 
 namespace Snapshots;
 
@@ -48,7 +49,7 @@ namespace Snapshots;
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]
-public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny_Int8>
+public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny_Int8>, global::ShuffleNetGen.IShuffleNetTeamModel
 {
     /// <summary>Channels of the input image.</summary>
     public const int InputChannels = 3;
@@ -58,7 +59,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     public const int InputWidth = 32;
     /// <summary>Floats in one input image (NCHW, one image).</summary>
     public const int InputLength = 3072;
-    /// <summary>Logits written by <see cref="Forward"/>.</summary>
+    /// <summary>Logits written by <see cref="Forward(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public const int Classes = 10;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
     public const int ArenaLength = 2560;
@@ -396,24 +397,17 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
     /// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>
     /// <exception cref="ArgumentException"><paramref name="input"/> is not <see cref="InputLength"/> floats long, or <paramref name="logits"/> not <see cref="Classes"/>.</exception>
-    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward"/> on this instance.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward(ReadOnlySpan{float}, Span{float})"/> on this instance.</exception>
     public void Forward(ReadOnlySpan<float> input, Span<float> logits)
     {
-        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
-        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
-        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
-            throw new InvalidOperationException("This V2Tiny_Int8 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
+        Enter(input, logits);
         try
         {
             ref float image = ref MemoryMarshal.GetReference(input);
             ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
             ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
-            Stem(ref image, ref arena, ref weights);
-            Unit0(ref arena, ref weights);
-            Unit1(ref arena, ref weights);
-            Unit2(ref arena, ref weights);
-            Unit3(ref arena, ref weights);
-            Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
+            ref float output = ref MemoryMarshal.GetReference(logits);
+            for (int op = 0; op < WorkItems.Length; op++) Step(op, new(0, WorkItems[op]), ref image, ref arena, ref weights, ref output);
         }
         finally
         {
@@ -421,85 +415,97 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Stem(ref float image, ref float arena, ref float weights)
+    /// <summary>The same pass on every thread of <paramref name="team"/>, bit-identical to the one-thread pass. Allocates nothing.</summary>
+    public void Forward(ReadOnlySpan<float> input, Span<float> logits, global::ShuffleNetGen.ShuffleNetTeam team)
     {
-        Conv3x3_s2_3to8_32x32_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1_0));
-        MaxPool3x3_s2_8ch_16x16(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool));
+        ArgumentNullException.ThrowIfNull(team);
+        Enter(input, logits);
+        try
+        {
+            team.RunForward(this, input, logits);
+        }
+        finally
+        {
+            global::System.Threading.Volatile.Write(ref _sngBusy, 0);
+        }
     }
 
-    /// <summary>Unit 0 (stage2.0): 8x8x8 to 24x4x4, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit0(ref float arena, ref float weights)
+    private void Enter(ReadOnlySpan<float> input, Span<float> logits)
     {
-        Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize));
-        Int8Pointwise_g1_8to12_64px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0));
-        Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3));
-        Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize));
-        Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5));
-        Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0));
-        Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize));
-        Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2));
+        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
+        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
+        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
+            throw new InvalidOperationException("This V2Tiny_Int8 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
     }
 
-    /// <summary>Unit 1 (stage2.1): 24x4x4, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit1(ref float arena, ref float weights)
-    {
-        Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize));
-        Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0));
-        Depthwise3x3_s1_12ch_4x4_P82806a3d(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3));
-        Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize));
-        Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5));
-    }
+    // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 1, 2, 12, 1, 2, 8, 1, 2, 1, 2, 12, 1, 2, 1, 3, 24, 1, 3, 24, 1, 3, 1, 3, 24, 1, 3, 1, 8, 1, 1, 1 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 1, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
+    void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
+        Step(op, new(start, stop), ref image, ref MemoryMarshal.GetArrayDataReference(_sngArena), ref MemoryMarshal.GetArrayDataReference(_sngWeights), ref logits);
 
-    /// <summary>Unit 2 (stage3.0): 24x4x4 to 48x2x2, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit2(ref float arena, ref float weights)
+    /// <summary>Runs work items <paramref name="part"/> of op <paramref name="op"/> (see <see cref="WorkItems"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Step(int op, Part part, ref float image, ref float arena, ref float weights, ref float logits)
     {
-        Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize));
-        Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0));
-        Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3));
-        Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize));
-        Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5));
-        Depthwise3x3_s2_24ch_4x4_P554d7a98(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0));
-        Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize));
-        Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2));
-    }
-
-    /// <summary>Unit 3 (stage3.1): 48x2x2, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit3(ref float arena, ref float weights)
-    {
-        Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize));
-        Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0));
-        Depthwise3x3_s1_24ch_2x2_P3a4b9c7f(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3));
-        Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize));
-        Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5));
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Head(ref float arena, ref float weights, ref float logits)
-    {
-        Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize));
-        Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0));
-        GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool));
-        QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q));
-        Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
+        switch (op)
+        {
+            // Stem
+            case 0: Conv3x3_s2_3to8_32x32_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1_0), part); return;
+            case 1: MaxPool3x3_s2_8ch_16x16(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
+            // Unit0
+            case 2: Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize)); return;
+            case 3: Int8Pointwise_g1_8to12_64px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
+            case 4: Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
+            case 5: Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize)); return;
+            case 6: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
+            case 7: Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
+            case 8: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize)); return;
+            case 9: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
+            // Unit1
+            case 10: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize)); return;
+            case 11: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
+            case 12: Depthwise3x3_s1_12ch_4x4_P82806a3d(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
+            case 13: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize)); return;
+            case 14: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
+            // Unit2
+            case 15: Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize)); return;
+            case 16: Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
+            case 17: Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
+            case 18: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize)); return;
+            case 19: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
+            case 20: Depthwise3x3_s2_24ch_4x4_P554d7a98(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 21: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize)); return;
+            case 22: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
+            // Unit3
+            case 23: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize)); return;
+            case 24: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
+            case 25: Depthwise3x3_s1_24ch_2x2_P3a4b9c7f(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 26: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize)); return;
+            case 27: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
+            // Head
+            case 28: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize)); return;
+            case 29: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
+            case 30: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 31: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
+            case 32: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+        }
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 8 channels on 32x32, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to8_32x32_Relu(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to8_32x32_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref source, ref destination, ref weights);
-        else Conv3x3_s2_3to8_32x32_Relu_V128(ref source, ref destination, ref weights);
+        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to8_32x32_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 8; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 256);
@@ -672,9 +678,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to8_32x32_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to8_32x32_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 8; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 256);
@@ -822,10 +828,10 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 max pool, stride 2, 8 channels on 16x16; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_8ch_16x16(ref float source, ref float destination)
+    private static void MaxPool3x3_s2_8ch_16x16(ref float source, ref float destination, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_8ch_16x16_Shape>(ref source, ref destination);
-        else MaxPool3x3_s2_V128<MaxPool3x3_s2_8ch_16x16_Shape>(ref source, ref destination);
+        if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_8ch_16x16_Shape>(ref source, ref destination, part);
+        else MaxPool3x3_s2_V128<MaxPool3x3_s2_8ch_16x16_Shape>(ref source, ref destination, part);
     }
 
     /// <summary>The literals of quantizing 8 channels in 1 group(s) of 64 pixels for <c>stage2.0.branch2.0</c>.</summary>
@@ -858,66 +864,72 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 8 to 12 channels over 64 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_8to12_64px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_8to12_64px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_8to12_64px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_8to12_64px_Relu_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g1_8to12_64px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_8to12_64px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_8to12_64px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Int8Pointwise_g1_8to12_64px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_8to12_64px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_8to12_64px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 128);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
                 Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
                 Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 48, 48);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
-                Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+                Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_8to12_64px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_8to12_64px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 128);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
                 Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 48);
                 Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 48);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 48);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 48);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_8to12_64px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_8to12_64px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 128);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
                 Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 56);
                 Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 56);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 56);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 56);
             }
         }
     }
@@ -936,17 +948,17 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 depthwise convolution, stride 2, 12 channels on 8x8, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_12ch_8x8(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_12ch_8x8(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_12ch_8x8_Rows_V512(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_12ch_8x8_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_12ch_8x8_Rows_V512(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_12ch_8x8_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_12ch_8x8"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_12ch_8x8_Rows_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_12ch_8x8_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 12; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
             ref float output = ref Unsafe.Add(ref destination, c * 16);
@@ -1036,65 +1048,71 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 12 to 12 channels over 16 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_12to12_16px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_12to12_16px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g1_12to12_16px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Int8Pointwise_g1_12to12_16px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_12to12_16px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_12to12_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
                 Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 5);
-                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_12to12_16px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_12to12_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
                 Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
                 Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 5);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_12to12_16px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_12to12_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
                 Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
                 Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 5);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8);
             }
         }
     }
@@ -1114,9 +1132,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 depthwise convolution, stride 2, 8 channels on 8x8, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 8 channels in 1 group(s) of 16 pixels for <c>stage2.0.branch1.2</c>.</summary>
@@ -1148,65 +1166,71 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 8 to 12 channels over 16 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_8to12_16px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_8to12_16px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g1_8to12_16px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Int8Pointwise_g1_8to12_16px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_8to12_16px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_8to12_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 32);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
                 Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
-                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_8to12_16px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_8to12_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 32);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
                 Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
                 Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_8to12_16px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_8to12_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 32);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
                 Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
                 Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 4);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8);
             }
         }
     }
@@ -1243,11 +1267,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 12 to 12 channels over 16 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V512<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V256<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights);
-        else Int8Pointwise_g1_12to12_16px_Relu_V128<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V512<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V256<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights, part);
+        else Int8Pointwise_g1_12to12_16px_Relu_V128<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape : Window3x3_Shape
@@ -1266,9 +1290,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 depthwise convolution, stride 1, 12 channels on 4x4, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_12ch_4x4_P82806a3d(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_12ch_4x4_P82806a3d(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 16 pixels for <c>stage3.0.branch2.0</c>.</summary>
@@ -1301,54 +1325,51 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 24 to 24 channels over 16 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_24to24_16px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_24to24_16px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_24to24_16px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_24to24_16px_Relu_V256(ref source, ref destination, ref weights);
-        else Int8Pointwise_g1_24to24_16px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_24to24_16px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_24to24_16px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Int8Pointwise_g1_24to24_16px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_24to24_16px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_24to24_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 96);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
+            Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_24to24_16px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_24to24_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 96);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_24to24_16px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_24to24_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 96);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 8);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
+            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 8);
+            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 8);
         }
     }
 
@@ -1366,9 +1387,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 4x4, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_24ch_4x4(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_24ch_4x4(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.0.branch2.5</c>.</summary>
@@ -1398,23 +1419,22 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 24 to 24 channels over 4 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_24to24_4px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_24to24_4px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Int8Pointwise_g1_24to24_4px_Relu_V128(ref source, ref destination, ref weights);
+        Int8Pointwise_g1_24to24_4px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_24to24_4px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_24to24_4px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 24);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
         }
     }
 
@@ -1433,9 +1453,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 4x4, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_24ch_4x4_P554d7a98(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_24ch_4x4_P554d7a98(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.1.branch2.0</c>.</summary>
@@ -1468,9 +1488,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 24 to 24 channels over 4 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref float source, ref float destination, ref float weights, Part part)
     {
-        Int8Pointwise_g1_24to24_4px_Relu_V128<Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93_Shape>(ref source, ref destination, ref weights);
+        Int8Pointwise_g1_24to24_4px_Relu_V128<Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape : Window3x3_Shape
@@ -1489,9 +1509,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 depthwise convolution, stride 1, 24 channels on 2x2, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_24ch_2x2_P3a4b9c7f(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_24ch_2x2_P3a4b9c7f(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 48 channels in 1 group(s) of 4 pixels for <c>conv5.0</c>.</summary>
@@ -1522,23 +1542,22 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 1 group(s), 48 to 64 channels over 4 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g1_48to64_4px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_48to64_4px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        Int8Pointwise_g1_48to64_4px_Relu_V128(ref source, ref destination, ref weights);
+        Int8Pointwise_g1_48to64_4px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_48to64_4px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Int8Pointwise_g1_48to64_4px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
-            for (int j = 0; j < 64; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 64 + j) * 14);
-                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 64 + j, 0, 0);
-                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 64 + j + 4, 0, 0);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 64 + j) * 14);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 64 + j, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 64 + j + 4, 0, 0);
         }
     }
 
@@ -1691,9 +1710,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -1767,9 +1786,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -2820,9 +2839,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -2971,66 +2990,72 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_12to12_16px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_g1_12to12_16px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
                 Int8Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 5);
-                Int8Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_12to12_16px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_g1_12to12_16px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
                 Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
                 Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 5);
-                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_12to12_16px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_g1_12to12_16px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
+            if (j < 8)
             {
-                const int j = 0;
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
                 Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
                 Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 12 + 8) * 5);
-                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + 8, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8);
             }
         }
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -3249,17 +3274,16 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g1_24to24_4px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_g1_24to24_4px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 24);
-            for (int j = 0; j < 24; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-                Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-                Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
+            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
         }
     }
 

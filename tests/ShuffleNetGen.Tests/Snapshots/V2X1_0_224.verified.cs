@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;
 using Simd = global::ShuffleNetGen.Kernels.Simd;
+using Part = global::ShuffleNetGen.Kernels.WorkPart;
 
 namespace Snapshots;
 
@@ -36,7 +37,7 @@ namespace Snapshots;
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]
-public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_224>
+public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_224>, global::ShuffleNetGen.IShuffleNetTeamModel
 {
     /// <summary>Channels of the input image.</summary>
     public const int InputChannels = 3;
@@ -46,7 +47,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     public const int InputWidth = 224;
     /// <summary>Floats in one input image (NCHW, one image).</summary>
     public const int InputLength = 150528;
-    /// <summary>Logits written by <see cref="Forward"/>.</summary>
+    /// <summary>Logits written by <see cref="Forward(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public const int Classes = 1000;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
     public const int ArenaLength = 376320;
@@ -606,36 +607,17 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
     /// <remarks>Not thread-safe: the instance's arena holds the activations. Use one instance per thread.</remarks>
     /// <exception cref="ArgumentException"><paramref name="input"/> is not <see cref="InputLength"/> floats long, or <paramref name="logits"/> not <see cref="Classes"/>.</exception>
-    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward"/> on this instance.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is running <see cref="Forward(ReadOnlySpan{float}, Span{float})"/> on this instance.</exception>
     public void Forward(ReadOnlySpan<float> input, Span<float> logits)
     {
-        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
-        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
-        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
-            throw new InvalidOperationException("This V2X1_0_224 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
+        Enter(input, logits);
         try
         {
             ref float image = ref MemoryMarshal.GetReference(input);
             ref float arena = ref MemoryMarshal.GetArrayDataReference(_sngArena);
             ref float weights = ref MemoryMarshal.GetArrayDataReference(_sngWeights);
-            Stem(ref image, ref arena, ref weights);
-            Unit0(ref arena, ref weights);
-            Unit1(ref arena, ref weights);
-            Unit2(ref arena, ref weights);
-            Unit3(ref arena, ref weights);
-            Unit4(ref arena, ref weights);
-            Unit5(ref arena, ref weights);
-            Unit6(ref arena, ref weights);
-            Unit7(ref arena, ref weights);
-            Unit8(ref arena, ref weights);
-            Unit9(ref arena, ref weights);
-            Unit10(ref arena, ref weights);
-            Unit11(ref arena, ref weights);
-            Unit12(ref arena, ref weights);
-            Unit13(ref arena, ref weights);
-            Unit14(ref arena, ref weights);
-            Unit15(ref arena, ref weights);
-            Head(ref arena, ref weights, ref MemoryMarshal.GetReference(logits));
+            ref float output = ref MemoryMarshal.GetReference(logits);
+            for (int op = 0; op < WorkItems.Length; op++) Step(op, new(0, WorkItems[op]), ref image, ref arena, ref weights, ref output);
         }
         finally
         {
@@ -643,185 +625,137 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Stem(ref float image, ref float arena, ref float weights)
+    /// <summary>The same pass on every thread of <paramref name="team"/>, bit-identical to the one-thread pass. Allocates nothing.</summary>
+    public void Forward(ReadOnlySpan<float> input, Span<float> logits, global::ShuffleNetGen.ShuffleNetTeam team)
     {
-        Conv3x3_s2_3to24_224x224_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1_0));
-        MaxPool3x3_s2_24ch_112x112(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool));
+        ArgumentNullException.ThrowIfNull(team);
+        Enter(input, logits);
+        try
+        {
+            team.RunForward(this, input, logits);
+        }
+        finally
+        {
+            global::System.Threading.Volatile.Write(ref _sngBusy, 0);
+        }
     }
 
-    /// <summary>Unit 0 (stage2.0): 24x56x56 to 116x28x28, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit0(ref float arena, ref float weights)
+    private void Enter(ReadOnlySpan<float> input, Span<float> logits)
     {
-        Pointwise_g1_24to58_3136px_Relu_P0f081997(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0));
-        Depthwise3x3_s2_58ch_56x56(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3));
-        Pointwise_g1_58to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2 + 58 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5));
-        Depthwise3x3_s2_24ch_56x56_P2c6f0fa4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0));
-        Pointwise_g1_24to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2));
+        if (input.Length != InputLength) throw new ArgumentException($"Expected {InputLength} input floats (C*H*W = {InputChannels}*{InputHeight}*{InputWidth}), got {input.Length}.", nameof(input));
+        if (logits.Length != Classes) throw new ArgumentException($"Expected a span of exactly {Classes} logits, got {logits.Length}.", nameof(logits));
+        if (global::System.Threading.Interlocked.CompareExchange(ref _sngBusy, 1, 0) != 0)
+            throw new InvalidOperationException("This V2X1_0_224 instance is already running Forward on another thread; its activation arena holds one pass at a time. Use one instance per thread (or ShuffleNetBatch.Run with one instance per worker).");
     }
 
-    /// <summary>Unit 1 (stage2.1): 116x28x28, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit1(ref float arena, ref float weights)
-    {
-        Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0));
-        Depthwise3x3_s1_58ch_28x28_Pebef09f6(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3));
-        Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5));
-    }
+    // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
+    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 1, 1 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 4366, 410, 2638, 170, 1092, 2638, 410, 2638, 2638, 410, 2638, 2638, 410, 2638, 10550, 205, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 10550, 103, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 23282, 10, 1024 };
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
+    ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
+    void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
+        Step(op, new(start, stop), ref image, ref MemoryMarshal.GetArrayDataReference(_sngArena), ref MemoryMarshal.GetArrayDataReference(_sngWeights), ref logits);
 
-    /// <summary>Unit 2 (stage2.2): 116x28x28, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit2(ref float arena, ref float weights)
+    /// <summary>Runs work items <paramref name="part"/> of op <paramref name="op"/> (see <see cref="WorkItems"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Step(int op, Part part, ref float image, ref float arena, ref float weights, ref float logits)
     {
-        Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_0));
-        Depthwise3x3_s1_58ch_28x28_P453785d8(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_3));
-        Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_5));
-    }
-
-    /// <summary>Unit 3 (stage2.3): 116x28x28, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit3(ref float arena, ref float weights)
-    {
-        Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_0));
-        Depthwise3x3_s1_58ch_28x28_P6613456f(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_3));
-        Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_5));
-    }
-
-    /// <summary>Unit 4 (stage3.0): 116x28x28 to 232x14x14, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit4(ref float arena, ref float weights)
-    {
-        Pointwise_g1_116to116_784px_Relu_P3d725b02(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0));
-        Depthwise3x3_s2_116ch_28x28(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3));
-        Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3 + 116 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5));
-        Depthwise3x3_s2_116ch_28x28_P783caaa2(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0));
-        Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2));
-    }
-
-    /// <summary>Unit 5 (stage3.1): 232x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit5(ref float arena, ref float weights)
-    {
-        Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0));
-        Depthwise3x3_s1_116ch_14x14_Pbc6a2fed(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3));
-        Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5));
-    }
-
-    /// <summary>Unit 6 (stage3.2): 232x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit6(ref float arena, ref float weights)
-    {
-        Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_0));
-        Depthwise3x3_s1_116ch_14x14_Pd1fcbe70(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_3));
-        Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_5));
-    }
-
-    /// <summary>Unit 7 (stage3.3): 232x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit7(ref float arena, ref float weights)
-    {
-        Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_0));
-        Depthwise3x3_s1_116ch_14x14_P71cf4c94(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_3));
-        Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_5));
-    }
-
-    /// <summary>Unit 8 (stage3.4): 232x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit8(ref float arena, ref float weights)
-    {
-        Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_0));
-        Depthwise3x3_s1_116ch_14x14_P9e85283d(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_3));
-        Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_5));
-    }
-
-    /// <summary>Unit 9 (stage3.5): 232x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit9(ref float arena, ref float weights)
-    {
-        Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_0));
-        Depthwise3x3_s1_116ch_14x14_P92b0fd66(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_3));
-        Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_5));
-    }
-
-    /// <summary>Unit 10 (stage3.6): 232x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit10(ref float arena, ref float weights)
-    {
-        Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_0));
-        Depthwise3x3_s1_116ch_14x14_P06216ef6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_3));
-        Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_5));
-    }
-
-    /// <summary>Unit 11 (stage3.7): 232x14x14, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit11(ref float arena, ref float weights)
-    {
-        Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_0));
-        Depthwise3x3_s1_116ch_14x14_P7cfcb060(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_3));
-        Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_5));
-    }
-
-    /// <summary>Unit 12 (stage4.0): 232x14x14 to 464x7x7, stride 2.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit12(ref float arena, ref float weights)
-    {
-        Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_0));
-        Depthwise3x3_s2_232ch_14x14(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_3));
-        Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage4 + 232 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_5));
-        Depthwise3x3_s2_232ch_14x14_P48fcfd45(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_0));
-        Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_2));
-    }
-
-    /// <summary>Unit 13 (stage4.1): 464x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit13(ref float arena, ref float weights)
-    {
-        Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_0));
-        Depthwise3x3_s1_232ch_7x7_Pd0e42b9f(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_3));
-        Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_5));
-    }
-
-    /// <summary>Unit 14 (stage4.2): 464x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit14(ref float arena, ref float weights)
-    {
-        Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_0));
-        Depthwise3x3_s1_232ch_7x7_P90f8d8eb(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_3));
-        Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_5));
-    }
-
-    /// <summary>Unit 15 (stage4.3): 464x7x7, stride 1.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Unit15(ref float arena, ref float weights)
-    {
-        Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_0));
-        Depthwise3x3_s1_232ch_7x7_P4532482a(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_3));
-        Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_5));
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Head(ref float arena, ref float weights, ref float logits)
-    {
-        Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0));
-        GlobalAvgPool_1024ch_49px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool));
-        Linear_1024to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits);
+        switch (op)
+        {
+            // Stem
+            case 0: Conv3x3_s2_3to24_224x224_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1_0), part); return;
+            case 1: MaxPool3x3_s2_24ch_112x112(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
+            // Unit0
+            case 2: Pointwise_g1_24to58_3136px_Relu_P0f081997(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
+            case 3: Depthwise3x3_s2_58ch_56x56(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
+            case 4: Pointwise_g1_58to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2 + 58 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
+            case 5: Depthwise3x3_s2_24ch_56x56_P2c6f0fa4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
+            case 6: Pointwise_g1_24to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
+            // Unit1
+            case 7: Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
+            case 8: Depthwise3x3_s1_58ch_28x28_Pebef09f6(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
+            case 9: Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
+            // Unit2
+            case 10: Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_0), part); return;
+            case 11: Depthwise3x3_s1_58ch_28x28_P453785d8(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_3), part); return;
+            case 12: Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_5), part); return;
+            // Unit3
+            case 13: Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_0), part); return;
+            case 14: Depthwise3x3_s1_58ch_28x28_P6613456f(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_3), part); return;
+            case 15: Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_5), part); return;
+            // Unit4
+            case 16: Pointwise_g1_116to116_784px_Relu_P3d725b02(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
+            case 17: Depthwise3x3_s2_116ch_28x28(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
+            case 18: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3 + 116 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
+            case 19: Depthwise3x3_s2_116ch_28x28_P783caaa2(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 20: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
+            // Unit5
+            case 21: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
+            case 22: Depthwise3x3_s1_116ch_14x14_Pbc6a2fed(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 23: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
+            // Unit6
+            case 24: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_0), part); return;
+            case 25: Depthwise3x3_s1_116ch_14x14_Pd1fcbe70(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_3), part); return;
+            case 26: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_5), part); return;
+            // Unit7
+            case 27: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_0), part); return;
+            case 28: Depthwise3x3_s1_116ch_14x14_P71cf4c94(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_3), part); return;
+            case 29: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_5), part); return;
+            // Unit8
+            case 30: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_0), part); return;
+            case 31: Depthwise3x3_s1_116ch_14x14_P9e85283d(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_3), part); return;
+            case 32: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_5), part); return;
+            // Unit9
+            case 33: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_0), part); return;
+            case 34: Depthwise3x3_s1_116ch_14x14_P92b0fd66(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_3), part); return;
+            case 35: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_5), part); return;
+            // Unit10
+            case 36: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_0), part); return;
+            case 37: Depthwise3x3_s1_116ch_14x14_P06216ef6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_3), part); return;
+            case 38: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_5), part); return;
+            // Unit11
+            case 39: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_0), part); return;
+            case 40: Depthwise3x3_s1_116ch_14x14_P7cfcb060(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_3), part); return;
+            case 41: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_5), part); return;
+            // Unit12
+            case 42: Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_0), part); return;
+            case 43: Depthwise3x3_s2_232ch_14x14(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_3), part); return;
+            case 44: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage4 + 232 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_5), part); return;
+            case 45: Depthwise3x3_s2_232ch_14x14_P48fcfd45(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_0), part); return;
+            case 46: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_2), part); return;
+            // Unit13
+            case 47: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_0), part); return;
+            case 48: Depthwise3x3_s1_232ch_7x7_Pd0e42b9f(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_3), part); return;
+            case 49: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_5), part); return;
+            // Unit14
+            case 50: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_0), part); return;
+            case 51: Depthwise3x3_s1_232ch_7x7_P90f8d8eb(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_3), part); return;
+            case 52: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_5), part); return;
+            // Unit15
+            case 53: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_0), part); return;
+            case 54: Depthwise3x3_s1_232ch_7x7_P4532482a(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_3), part); return;
+            case 55: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_5), part); return;
+            // Head
+            case 56: Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
+            case 57: GlobalAvgPool_1024ch_49px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 58: Linear_1024to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+        }
     }
 
     /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V256(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights);
-        else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V256(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 3) * 8; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
     }
 
     /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
@@ -978,9 +912,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 3) * 8; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
     }
 
     /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
@@ -1137,9 +1071,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 24; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
@@ -1312,9 +1246,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 24; c++)
+        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
@@ -1462,11 +1396,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 max pool, stride 2, 24 channels on 112x112; padded cells never win.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination)
+    private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) MaxPool3x3_s2_V512<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
-        else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) MaxPool3x3_s2_V512<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
+        else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct Pointwise_g1_24to58_3136px_Relu_P0f081997_Shape : Pointwise_Shape
@@ -1481,11 +1415,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 24 to 58 channels over 3136 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_24to58_3136px_Relu_P0f081997(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to58_3136px_Relu_P0f081997(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to58_3136px_Relu_V512<Pointwise_g1_24to58_3136px_Relu_P0f081997_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to58_3136px_Relu_V256<Pointwise_g1_24to58_3136px_Relu_P0f081997_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_24to58_3136px_Relu_V128<Pointwise_g1_24to58_3136px_Relu_P0f081997_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to58_3136px_Relu_V512<Pointwise_g1_24to58_3136px_Relu_P0f081997_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to58_3136px_Relu_V256<Pointwise_g1_24to58_3136px_Relu_P0f081997_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_24to58_3136px_Relu_V128<Pointwise_g1_24to58_3136px_Relu_P0f081997_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s2_58ch_56x56_Shape : Window3x3_Shape
@@ -1502,11 +1436,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 2, 58 channels on 56x56, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_58ch_56x56(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_58ch_56x56(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_58to58_784px_Relu_Shape : Pointwise_Shape
@@ -1519,84 +1453,92 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 58 to 58 channels over 784 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_58to58_784px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_58to58_784px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_58to58_784px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_58to58_784px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_58to58_784px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_58to58_784px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
                 Pointwise_Tile_8x48_V512<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 720);
                 Pointwise_Tile_8x16_V512<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x96_V512<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 672);
-                Pointwise_Tile_2x16_V512<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
+                Pointwise_Tile_2x96_V512<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 0, 672);
+                Pointwise_Tile_2x16_V512<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_58to58_784px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_58to58_784px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 768; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-                for (int j = 0; j < 56; j += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+                if (j < 56)
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
                     Pointwise_Tile_4x24_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
                     Pointwise_Tile_4x24_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
                 }
+                else
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                    Pointwise_Tile_2x48_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                    Pointwise_Tile_2x48_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, p0, p0);
                 }
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
+                Pointwise_Tile_2x16_V256<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_58to58_784px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_58to58_784px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 776);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 776);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x16_V128<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 768);
+                Pointwise_Tile_2x16_V128<Pointwise_g1_58to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 0, 768);
             }
         }
     }
@@ -1616,11 +1558,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 56x56, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_24ch_56x56_P2c6f0fa4(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_24ch_56x56_P2c6f0fa4(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_24to58_784px_Relu_Shape : Pointwise_Shape
@@ -1633,84 +1575,92 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 24 to 58 channels over 784 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_24to58_784px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to58_784px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to58_784px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to58_784px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_24to58_784px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_24to58_784px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_24to58_784px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_24to58_784px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to58_784px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to58_784px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
                 Pointwise_Tile_8x48_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 720);
                 Pointwise_Tile_8x16_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x96_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 672);
-                Pointwise_Tile_2x16_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
+                Pointwise_Tile_2x96_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 0, 672);
+                Pointwise_Tile_2x16_V512<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to58_784px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to58_784px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 768; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
-                for (int j = 0; j < 56; j += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+                if (j < 56)
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
                     Pointwise_Tile_4x24_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
                     Pointwise_Tile_4x24_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
                 }
+                else
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                    Pointwise_Tile_2x48_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                    Pointwise_Tile_2x48_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, p0, p0);
                 }
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
                 Pointwise_Tile_4x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
+                Pointwise_Tile_2x16_V256<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to58_784px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_24to58_784px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 18816);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 776);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 776);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x16_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 768);
+                Pointwise_Tile_2x16_V128<Pointwise_g1_24to58_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 0, 768);
             }
         }
     }
@@ -1729,11 +1679,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 58 to 58 channels over 784 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V512<Pointwise_g1_58to58_784px_Relu_Pc2c7ab04_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V256<Pointwise_g1_58to58_784px_Relu_Pc2c7ab04_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_58to58_784px_Relu_V128<Pointwise_g1_58to58_784px_Relu_Pc2c7ab04_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V512<Pointwise_g1_58to58_784px_Relu_Pc2c7ab04_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V256<Pointwise_g1_58to58_784px_Relu_Pc2c7ab04_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_58to58_784px_Relu_V128<Pointwise_g1_58to58_784px_Relu_Pc2c7ab04_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape : Window3x3_Shape
@@ -1752,10 +1702,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 58 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_58ch_28x28_Pebef09f6(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_58ch_28x28_Pebef09f6(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_58to58_784px_Relu_P45d2be92_Shape : Pointwise_Shape
@@ -1772,11 +1722,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 58 to 58 channels over 784 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_58to58_784px_Relu_P45d2be92(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_58to58_784px_Relu_P45d2be92(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V512<Pointwise_g1_58to58_784px_Relu_P45d2be92_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V256<Pointwise_g1_58to58_784px_Relu_P45d2be92_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_58to58_784px_Relu_V128<Pointwise_g1_58to58_784px_Relu_P45d2be92_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V512<Pointwise_g1_58to58_784px_Relu_P45d2be92_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V256<Pointwise_g1_58to58_784px_Relu_P45d2be92_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_58to58_784px_Relu_V128<Pointwise_g1_58to58_784px_Relu_P45d2be92_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_58ch_28x28_P453785d8_Shape : Window3x3_Shape
@@ -1795,10 +1745,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 58 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_58ch_28x28_P453785d8(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_58ch_28x28_P453785d8(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_58ch_28x28_P453785d8_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_P453785d8_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_58ch_28x28_P453785d8_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_P453785d8_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_58to58_784px_Relu_P1270e69b_Shape : Pointwise_Shape
@@ -1815,11 +1765,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 58 to 58 channels over 784 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_58to58_784px_Relu_P1270e69b(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_58to58_784px_Relu_P1270e69b(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V512<Pointwise_g1_58to58_784px_Relu_P1270e69b_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V256<Pointwise_g1_58to58_784px_Relu_P1270e69b_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_58to58_784px_Relu_V128<Pointwise_g1_58to58_784px_Relu_P1270e69b_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V512<Pointwise_g1_58to58_784px_Relu_P1270e69b_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_58to58_784px_Relu_V256<Pointwise_g1_58to58_784px_Relu_P1270e69b_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_58to58_784px_Relu_V128<Pointwise_g1_58to58_784px_Relu_P1270e69b_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_58ch_28x28_P6613456f_Shape : Window3x3_Shape
@@ -1838,10 +1788,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 58 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_58ch_28x28_P6613456f(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_58ch_28x28_P6613456f(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_784px_Relu_P3d725b02_Shape : Pointwise_Shape
@@ -1856,11 +1806,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 784 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_784px_Relu_P3d725b02(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_784px_Relu_P3d725b02(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_784px_Relu_V512<Pointwise_g1_116to116_784px_Relu_P3d725b02_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_784px_Relu_V256<Pointwise_g1_116to116_784px_Relu_P3d725b02_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_784px_Relu_V128<Pointwise_g1_116to116_784px_Relu_P3d725b02_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_784px_Relu_V512<Pointwise_g1_116to116_784px_Relu_P3d725b02_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_784px_Relu_V256<Pointwise_g1_116to116_784px_Relu_P3d725b02_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_116to116_784px_Relu_V128<Pointwise_g1_116to116_784px_Relu_P3d725b02_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s2_116ch_28x28_Shape : Window3x3_Shape
@@ -1877,18 +1827,18 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 2, 116 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_116ch_28x28(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_116ch_28x28(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_116ch_28x28_Rows_V512(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_116ch_28x28_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_116ch_28x28"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_116ch_28x28_Rows_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_116ch_28x28_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 116; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
             ref float output = ref Unsafe.Add(ref destination, c * 196);
@@ -1959,86 +1909,94 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_196px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_196px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_116to116_196px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_196px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 112; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 Pointwise_Tile_8x48_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 144);
                 Pointwise_Tile_8x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x96_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 96);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
+                Pointwise_Tile_4x96_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 96);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_196px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int p0 = 0; p0 < 192; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-                for (int j = 0; j < 112; j += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                if (j < 112)
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                     Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
                     Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
                 }
+                else
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0 + 24);
                 }
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 112; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 Pointwise_Tile_8x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_196px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 112; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 184);
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
                 Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 184);
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 184);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 184);
+                Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
     }
@@ -2058,10 +2016,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 2, 116 channels on 28x28, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_116ch_28x28_P783caaa2(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_116ch_28x28_P783caaa2(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights);
+        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape : Pointwise_Shape
@@ -2078,11 +2036,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_196px_Relu_Pa6123751(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_Pa6123751(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape : Window3x3_Shape
@@ -2101,9 +2059,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_Pbc6a2fed(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_116ch_14x14_Pbc6a2fed(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_P2ed5b3e6_Shape : Pointwise_Shape
@@ -2120,11 +2078,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_P2ed5b3e6_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_P2ed5b3e6_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P2ed5b3e6_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_P2ed5b3e6_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_P2ed5b3e6_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P2ed5b3e6_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape : Window3x3_Shape
@@ -2143,9 +2101,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_Pd1fcbe70(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_116ch_14x14_Pd1fcbe70(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_P2632cfe2_Shape : Pointwise_Shape
@@ -2162,11 +2120,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_P2632cfe2_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_P2632cfe2_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P2632cfe2_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_P2632cfe2_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_P2632cfe2_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P2632cfe2_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape : Window3x3_Shape
@@ -2185,9 +2143,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P71cf4c94(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_116ch_14x14_P71cf4c94(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_Pc5d257e5_Shape : Pointwise_Shape
@@ -2204,11 +2162,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_Pc5d257e5_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_Pc5d257e5_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_Pc5d257e5_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_Pc5d257e5_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_Pc5d257e5_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_Pc5d257e5_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape : Window3x3_Shape
@@ -2227,9 +2185,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P9e85283d(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_116ch_14x14_P9e85283d(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_Pc1410f60_Shape : Pointwise_Shape
@@ -2246,11 +2204,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_Pc1410f60_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_Pc1410f60_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_Pc1410f60_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_Pc1410f60_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_Pc1410f60_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_Pc1410f60_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape : Window3x3_Shape
@@ -2269,9 +2227,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P92b0fd66(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_116ch_14x14_P92b0fd66(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_P72677c0c_Shape : Pointwise_Shape
@@ -2288,11 +2246,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_196px_Relu_P72677c0c(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_P72677c0c(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_P72677c0c_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_P72677c0c_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P72677c0c_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_P72677c0c_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_P72677c0c_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P72677c0c_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape : Window3x3_Shape
@@ -2311,9 +2269,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P06216ef6(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_116ch_14x14_P06216ef6(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_P98f624c6_Shape : Pointwise_Shape
@@ -2330,11 +2288,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 116 to 116 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_116to116_196px_Relu_P98f624c6(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_116to116_196px_Relu_P98f624c6(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_P98f624c6_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_P98f624c6_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P98f624c6_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V512<Pointwise_g1_116to116_196px_Relu_P98f624c6_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_116to116_196px_Relu_V256<Pointwise_g1_116to116_196px_Relu_P98f624c6_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P98f624c6_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape : Window3x3_Shape
@@ -2353,9 +2311,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P7cfcb060(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_116ch_14x14_P7cfcb060(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_232to232_196px_Relu_Pd66521c5_Shape : Pointwise_Shape
@@ -2370,11 +2328,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 232 to 232 channels over 196 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_196px_Relu_V512<Pointwise_g1_232to232_196px_Relu_Pd66521c5_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_196px_Relu_V256<Pointwise_g1_232to232_196px_Relu_Pd66521c5_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_232to232_196px_Relu_V128<Pointwise_g1_232to232_196px_Relu_Pd66521c5_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_196px_Relu_V512<Pointwise_g1_232to232_196px_Relu_Pd66521c5_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_196px_Relu_V256<Pointwise_g1_232to232_196px_Relu_Pd66521c5_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_232to232_196px_Relu_V128<Pointwise_g1_232to232_196px_Relu_Pd66521c5_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s2_232ch_14x14_Shape : Window3x3_Shape
@@ -2391,18 +2349,18 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 2, 232 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_232ch_14x14(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_232ch_14x14(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_232ch_14x14_Rows_V512(ref source, ref destination, ref weights);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_232ch_14x14_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_232ch_14x14_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_232ch_14x14_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_232ch_14x14_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_232ch_14x14_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary><see cref="Depthwise3x3_s2_232ch_14x14"/> with one output row per Vector512.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_232ch_14x14_Rows_V512(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_232ch_14x14_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = 0; c < 232; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
             ref float output = ref Unsafe.Add(ref destination, c * 49);
@@ -2473,58 +2431,55 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 232 to 232 channels over 49 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_232to232_49px_Relu(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_232to232_49px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256(ref source, ref destination, ref weights);
-        else Pointwise_g1_232to232_49px_Relu_V128(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_232to232_49px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_49px_Relu_V512(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_232to232_49px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_8x48_V512<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
-                Pointwise_Tile_8x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_8x48_V512<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
+            Pointwise_Tile_8x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_49px_Relu_V256(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_232to232_49px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
-                Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
-                Pointwise_Tile_8x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
+            Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
+            Pointwise_Tile_8x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_49px_Relu_V128(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_232to232_49px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 40);
-                Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_4x8_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
+            Pointwise_Tile_4x8_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 40);
+            Pointwise_Tile_4x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
         }
     }
 
@@ -2543,10 +2498,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 2, 232 channels on 14x14, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_232ch_14x14_P48fcfd45(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s2_232ch_14x14_P48fcfd45(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights);
+        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape : Pointwise_Shape
@@ -2563,11 +2518,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 232 to 232 channels over 49 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512<Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256<Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_232to232_49px_Relu_V128<Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512<Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256<Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_232to232_49px_Relu_V128<Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape : Window3x3_Shape
@@ -2586,9 +2541,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 232 channels on 7x7, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_232ch_7x7_Pd0e42b9f(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_232ch_7x7_Pd0e42b9f(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_232to232_49px_Relu_P58b0d08b_Shape : Pointwise_Shape
@@ -2605,11 +2560,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 232 to 232 channels over 49 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512<Pointwise_g1_232to232_49px_Relu_P58b0d08b_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256<Pointwise_g1_232to232_49px_Relu_P58b0d08b_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_232to232_49px_Relu_V128<Pointwise_g1_232to232_49px_Relu_P58b0d08b_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512<Pointwise_g1_232to232_49px_Relu_P58b0d08b_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256<Pointwise_g1_232to232_49px_Relu_P58b0d08b_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_232to232_49px_Relu_V128<Pointwise_g1_232to232_49px_Relu_P58b0d08b_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape : Window3x3_Shape
@@ -2628,9 +2583,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 232 channels on 7x7, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_232ch_7x7_P90f8d8eb(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_232ch_7x7_P90f8d8eb(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_232to232_49px_Relu_Pe42ef3e8_Shape : Pointwise_Shape
@@ -2647,11 +2602,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 232 to 232 channels over 49 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512<Pointwise_g1_232to232_49px_Relu_Pe42ef3e8_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256<Pointwise_g1_232to232_49px_Relu_Pe42ef3e8_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_232to232_49px_Relu_V128<Pointwise_g1_232to232_49px_Relu_Pe42ef3e8_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V512<Pointwise_g1_232to232_49px_Relu_Pe42ef3e8_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_232to232_49px_Relu_V256<Pointwise_g1_232to232_49px_Relu_Pe42ef3e8_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_232to232_49px_Relu_V128<Pointwise_g1_232to232_49px_Relu_Pe42ef3e8_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Depthwise3x3_s1_232ch_7x7_P4532482a_Shape : Window3x3_Shape
@@ -2670,9 +2625,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, 232 channels on 7x7, batch norm folded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_232ch_7x7_P4532482a(ref float source, ref float destination, ref float weights)
+    private static void Depthwise3x3_s1_232ch_7x7_P4532482a(ref float source, ref float destination, ref float weights, Part part)
     {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P4532482a_Shape>(ref source, ref destination, ref weights);
+        Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P4532482a_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_464to1024_49px_Relu_Paba8ca27_Shape : Pointwise_Shape
@@ -2687,11 +2642,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>1x1 convolution, 1 group(s), 464 to 1024 channels over 49 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref float source, ref float destination, ref float weights)
+    private static void Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Pointwise_g1_464to1024_49px_Relu_V512<Pointwise_g1_464to1024_49px_Relu_Paba8ca27_Shape>(ref source, ref destination, ref weights);
-        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_464to1024_49px_Relu_V256<Pointwise_g1_464to1024_49px_Relu_Paba8ca27_Shape>(ref source, ref destination, ref weights);
-        else Pointwise_g1_464to1024_49px_Relu_V128<Pointwise_g1_464to1024_49px_Relu_Paba8ca27_Shape>(ref source, ref destination, ref weights);
+        if (Vector512.IsHardwareAccelerated) Pointwise_g1_464to1024_49px_Relu_V512<Pointwise_g1_464to1024_49px_Relu_Paba8ca27_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Pointwise_g1_464to1024_49px_Relu_V256<Pointwise_g1_464to1024_49px_Relu_Paba8ca27_Shape>(ref source, ref destination, ref weights, part);
+        else Pointwise_g1_464to1024_49px_Relu_V128<Pointwise_g1_464to1024_49px_Relu_Paba8ca27_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>Mean of each of 1024 planes of 49 pixels.</summary>
@@ -2876,9 +2831,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V512<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_V512<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -2949,9 +2904,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -3025,9 +2980,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4138,85 +4093,93 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to58_3136px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_24to58_3136px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
                 Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 3072);
                 Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 3120, 3120);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 2976);
-                Pointwise_Tile_2x64_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 3072, 3072);
+                Pointwise_Tile_2x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 0, 2976);
+                Pointwise_Tile_2x64_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 3072, 3072);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to58_3136px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_24to58_3136px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
         for (int p0 = 0; p0 < 3120; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
-                for (int j = 0; j < 56; j += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+                if (j < 56)
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
                     Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
                     Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
                 }
+                else
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                    Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                    Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, p0, p0);
                 }
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 3120, 3120);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 3120, 3120);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 3120, 3120);
+                Pointwise_Tile_2x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 3120, 3120);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_24to58_3136px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_24to58_3136px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 75264);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 25);
                 Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 3128);
                 Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 3128);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 25);
-                Pointwise_Tile_2x16_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 3120);
+                Pointwise_Tile_2x16_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 0, 3120);
             }
         }
     }
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4298,9 +4261,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4391,9 +4354,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4519,85 +4482,93 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_58to58_784px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_58to58_784px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
                 Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 720);
                 Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 672);
-                Pointwise_Tile_2x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
+                Pointwise_Tile_2x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 0, 672);
+                Pointwise_Tile_2x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_58to58_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_58to58_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
         for (int p0 = 0; p0 < 768; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-                for (int j = 0; j < 56; j += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+                if (j < 56)
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
                     Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, p0, p0 + 24);
                     Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, p0, p0 + 24);
                 }
+                else
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                    Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, p0, p0);
+                    Pointwise_Tile_2x48_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, p0, p0);
                 }
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 768, 768);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 768, 768);
+                Pointwise_Tile_2x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_58to58_784px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_58to58_784px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            for (int j = 0; j < 56; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
+            if (j < 56)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + j) * 59);
                 Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 58 + j, 0, 776);
                 Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 58 + j + 4, 0, 776);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 58 + 56) * 59);
-                Pointwise_Tile_2x16_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + 56, 0, 768);
+                Pointwise_Tile_2x16_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 58 + j, 0, 768);
             }
         }
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4679,9 +4650,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        for (int c = 0; c < TShape.Channels; c++)
+        for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
@@ -4986,76 +4957,84 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_784px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_116to116_784px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
-            for (int j = 0; j < 112; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 720);
                 Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 672);
-                Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 768, 768);
+                Pointwise_Tile_4x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 672);
+                Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_116to116_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
         for (int p0 = 0; p0 < 768; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
-                for (int j = 0; j < 112; j += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                if (j < 112)
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                     Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
                     Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
                 }
+                else
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0 + 24);
                 }
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
-            for (int j = 0; j < 112; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 768, 768);
                 Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 768, 768);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 768, 768);
+                Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 768, 768);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_784px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_116to116_784px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
-            for (int j = 0; j < 112; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 776);
                 Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 776);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 776);
+                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 776);
             }
         }
     }
@@ -5272,234 +5251,232 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_196px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_116to116_196px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 112; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 144);
                 Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 96);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
+                Pointwise_Tile_4x96_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 96);
+                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_116to116_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
         for (int p0 = 0; p0 < 192; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-                for (int j = 0; j < 112; j += 8)
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                if (j < 112)
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                     Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
                     Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
                 }
+                else
                 {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0 + 24);
                 }
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 112; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
+                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_116to116_196px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_116to116_196px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 112; j += 8)
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 184);
                 Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
                 Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 184);
                 Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 192, 192);
             }
+            else
             {
-                ref float block = ref Unsafe.Add(ref weights, (k * 116 + 112) * 117);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 0, 184);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + 112, 192, 192);
+                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 184);
+                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_196px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_232to232_196px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 144);
-                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 144);
+            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_232to232_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
         for (int p0 = 0; p0 < 192; p0 += 48)
         {
+            for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
+                int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-                for (int j = 0; j < 232; j += 8)
-                {
-                    ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0 + 24);
-                }
+                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0 + 24);
             }
         }
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_196px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_232to232_196px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 184);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 184);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 192, 192);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 184);
+            Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
+            Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 184);
+            Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 192, 192);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_49px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_232to232_49px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
-                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
+            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_49px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_232to232_49px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
-                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
+            Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
+            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_232to232_49px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_232to232_49px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
-            for (int j = 0; j < 232; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 40);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 40);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 40);
+            Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
+            Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 40);
+            Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_464to1024_49px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_464to1024_49px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 1024; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
-                Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 0);
-                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
+            Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 0);
+            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_464to1024_49px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_464to1024_49px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 1024; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 24);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 0, 24);
-                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
+            Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 24);
+            Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 0, 24);
+            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_g1_464to1024_49px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_g1_464to1024_49px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
+        for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
+            int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
-            for (int j = 0; j < 1024; j += 8)
-            {
-                ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 40);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
-                Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 0, 40);
-                Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 45, 45);
-            }
+            ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
+            Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 40);
+            Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
+            Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 0, 40);
+            Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 45, 45);
         }
     }
 
