@@ -66,6 +66,14 @@ internal static class ModelEmitter
             w.Line($"/// {t.Name,-26} {t.Channels + "x" + t.Height + "x" + t.Width + (t.Quantized ? "x4b" : ""),-15} {t.Offset,9} {t.Length,9}   {t.FirstStep}-{t.LastStep}");
         }
         w.Line("/// </code>");
+        var halves = PlaneLocations.Lines(graph);
+        if (halves.Count > 0)
+        {
+            w.Line("/// Units work in place on their stage's tensor; where each half lives (planes of that tensor):");
+            w.Line("/// <code>");
+            foreach (var line in halves) w.Line("/// " + line);
+            w.Line("/// </code>");
+        }
         w.Line("/// An instance owns its arena: use one instance per thread.");
         if (buildTarget.IsReduced) w.Line($"/// Kernel variants for the build's target only: {buildTarget.Describe()}.");
         w.Line("/// </remarks>");

@@ -46,6 +46,13 @@ namespace Snapshots;
 /// globalpool                 64x1x1                256        64   30-31
 /// fc.input_q                 17x1x1x4b               0        17   31-32
 /// </code>
+/// Units work in place on their stage's tensor; where each half lives (planes of that tensor):
+/// <code>
+/// stage2.0: in stage2, writes 0-23
+/// stage2.1: in stage2, branch reads 6-11, 18-23, keeps 0-5, 12-17, writes 24-35
+/// stage3.0: in stage3, writes 0-47
+/// stage3.1: in stage3, branch reads 12-23, 36-47, keeps 0-11, 24-35, writes 48-71
+/// </code>
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]

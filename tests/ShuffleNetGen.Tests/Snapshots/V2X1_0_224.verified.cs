@@ -34,6 +34,25 @@ namespace Snapshots;
 /// conv5                      1024x7x7                0     50176   56-57
 /// globalpool                 1024x1x1            50176      1024   57-58
 /// </code>
+/// Units work in place on their stage's tensor; where each half lives (planes of that tensor):
+/// <code>
+/// stage2.0: in stage2, writes 0-115
+/// stage2.1: in stage2, branch reads 29-57, 87-115, keeps 0-28, 58-86, writes 116-173
+/// stage2.2: in stage2, branch reads 15-28, 72-86, 145-173, keeps 0-14, 58-71, 116-144, writes 29-57, 87-115
+/// stage2.3: in stage2, branch reads 8-14, 65-71, 87-115, 130-144, keeps 0-7, 29-64, 116-129, writes 15-28, 72-86, 145-173
+/// stage3.0: in stage3, writes 0-231
+/// stage3.1: in stage3, branch reads 58-115, 174-231, keeps 0-57, 116-173, writes 232-347
+/// stage3.2: in stage3, branch reads 29-57, 145-173, 290-347, keeps 0-28, 116-144, 232-289, writes 58-115, 174-231
+/// stage3.3: in stage3, branch reads 15-28, 130-144, 174-231, 261-289, keeps 0-14, 58-129, 232-260, writes 29-57, 145-173, 290-347
+/// stage3.4: in stage3, branch reads 8-14, 87-115, 123-129, 246-260, 290-347, keeps 0-7, 29-86, 116-122, 145-173, 232-245, writes 15-28, 130-144, 174-231, 261-289
+/// stage3.5: in stage3, branch reads 4-7, 72-86, 120-122, 145-173, 203-231, 239-245, 261-289, keeps 0-3, 15-71, 116-119, 130-144, 174-202, 232-238, writes 8-14, 87-115, 123-129, 246-260, 290-347
+/// stage3.6: in stage3, branch reads 2-3, 43-57, 65-71, 118-119, 174-202, 236-238, 290-347, keeps 0-1, 8-42, 58-64, 87-117, 123-144, 232-235, 246-260, writes 4-7, 72-86, 120-122, 145-173, 203-231, 239-245, 261-289
+/// stage3.7: in stage3, branch reads 1, 36-42, 62-64, 109-115, 117, 123-144, 210-231, 234-235, 239-289, keeps 0, 4-35, 58-61, 72-108, 116, 120-122, 145-173, 203-209, 232-233, writes 2-3, 43-57, 65-71, 118-119, 174-202, 236-238, 290-347
+/// stage4.0: in stage4, writes 0-463
+/// stage4.1: in stage4, branch reads 116-231, 348-463, keeps 0-115, 232-347, writes 464-695
+/// stage4.2: in stage4, branch reads 58-115, 290-347, 580-695, keeps 0-57, 232-289, 464-579, writes 116-231, 348-463
+/// stage4.3: in stage4, branch reads 29-57, 261-289, 348-463, 522-579, keeps 0-28, 116-260, 464-521, writes 58-115, 290-347, 580-695
+/// </code>
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]
