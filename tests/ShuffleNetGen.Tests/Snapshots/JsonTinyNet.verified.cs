@@ -684,7 +684,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 12, 12, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 12, 12, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 1, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 28, 7, 18, 24, 5, 18, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 5, 39, 2, 10, 20, 2, 20, 20, 2, 20, 20, 2, 20, 5, 5 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -769,7 +769,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             case 52: Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
             case 53: GlobalAvgPool_480ch_1px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
-            case 54: Linear_480to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+            case 54: Linear_480to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -2070,17 +2070,17 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
 
     /// <summary>Fully connected layer, 480 features to 10 logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Linear_480to10(ref float source, ref float weights, ref float logits)
+    private static void Linear_480to10(ref float source, ref float weights, ref float logits, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Linear_480to10_V512(ref source, ref weights, ref logits);
-        else if (AdvSimd.Arm64.IsSupported) Linear_480to10_AdvSimd(ref source, ref weights, ref logits);
-        else Linear_480to10_V128(ref source, ref weights, ref logits);
+        if (Vector512.IsHardwareAccelerated) Linear_480to10_V512(ref source, ref weights, ref logits, part);
+        else if (AdvSimd.Arm64.IsSupported) Linear_480to10_AdvSimd(ref source, ref weights, ref logits, part);
+        else Linear_480to10_V128(ref source, ref weights, ref logits, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_480to10_V512(ref float source, ref float weights, ref float logits)
+    private static void Linear_480to10_V512(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 480);
             float sum = 0f;
@@ -2097,9 +2097,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_480to10_AdvSimd(ref float source, ref float weights, ref float logits)
+    private static void Linear_480to10_AdvSimd(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 8; o += 4)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 8); o += 4)
         {
             ref float row0 = ref Unsafe.Add(ref weights, (o) * 480);
             var sum0 = Vector128<float>.Zero;
@@ -2120,7 +2120,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
             (sums + Vector128.LoadUnsafe(ref weights, (nuint)(4800 + o))).StoreUnsafe(ref logits, (nuint)o);
         }
-        for (int o = 8; o < 10; o++)
+        for (int o = Math.Max(part.Start * 4, 8); o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 480);
             float sum = 0f;
@@ -2135,9 +2135,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_480to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Linear_480to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 480);
             float sum = 0f;

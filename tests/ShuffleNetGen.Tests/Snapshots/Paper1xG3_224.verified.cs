@@ -684,7 +684,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 1, 250 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 9, 960 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -769,7 +769,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             case 52: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
             case 53: GlobalAvgPool_960ch_49px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
-            case 54: Linear_960to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+            case 54: Linear_960to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -3189,17 +3189,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>Fully connected layer, 960 features to 1000 logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Linear_960to1000(ref float source, ref float weights, ref float logits)
+    private static void Linear_960to1000(ref float source, ref float weights, ref float logits, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Linear_960to1000_V512(ref source, ref weights, ref logits);
-        else if (AdvSimd.Arm64.IsSupported) Linear_960to1000_AdvSimd(ref source, ref weights, ref logits);
-        else Linear_960to1000_V128(ref source, ref weights, ref logits);
+        if (Vector512.IsHardwareAccelerated) Linear_960to1000_V512(ref source, ref weights, ref logits, part);
+        else if (AdvSimd.Arm64.IsSupported) Linear_960to1000_AdvSimd(ref source, ref weights, ref logits, part);
+        else Linear_960to1000_V128(ref source, ref weights, ref logits, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_960to1000_V512(ref float source, ref float weights, ref float logits)
+    private static void Linear_960to1000_V512(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 1000; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 1000); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 960);
             float sum = 0f;
@@ -3216,9 +3216,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_960to1000_AdvSimd(ref float source, ref float weights, ref float logits)
+    private static void Linear_960to1000_AdvSimd(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 1000; o += 4)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 1000); o += 4)
         {
             ref float row0 = ref Unsafe.Add(ref weights, (o) * 960);
             var sum0 = Vector128<float>.Zero;
@@ -3242,9 +3242,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_960to1000_V128(ref float source, ref float weights, ref float logits)
+    private static void Linear_960to1000_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 1000; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 1000); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 960);
             float sum = 0f;

@@ -684,7 +684,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 1, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 3, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -769,7 +769,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             case 52: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
             case 53: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
-            case 54: Linear_240to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+            case 54: Linear_240to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -2830,17 +2830,17 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>Fully connected layer, 240 features to 10 logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Linear_240to10(ref float source, ref float weights, ref float logits)
+    private static void Linear_240to10(ref float source, ref float weights, ref float logits, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Linear_240to10_V512(ref source, ref weights, ref logits);
-        else if (AdvSimd.Arm64.IsSupported) Linear_240to10_AdvSimd(ref source, ref weights, ref logits);
-        else Linear_240to10_V128(ref source, ref weights, ref logits);
+        if (Vector512.IsHardwareAccelerated) Linear_240to10_V512(ref source, ref weights, ref logits, part);
+        else if (AdvSimd.Arm64.IsSupported) Linear_240to10_AdvSimd(ref source, ref weights, ref logits, part);
+        else Linear_240to10_V128(ref source, ref weights, ref logits, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_240to10_V512(ref float source, ref float weights, ref float logits)
+    private static void Linear_240to10_V512(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 240);
             float sum = 0f;
@@ -2863,9 +2863,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_240to10_AdvSimd(ref float source, ref float weights, ref float logits)
+    private static void Linear_240to10_AdvSimd(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 8; o += 4)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 8); o += 4)
         {
             ref float row0 = ref Unsafe.Add(ref weights, (o) * 240);
             var sum0 = Vector128<float>.Zero;
@@ -2886,7 +2886,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
             (sums + Vector128.LoadUnsafe(ref weights, (nuint)(2400 + o))).StoreUnsafe(ref logits, (nuint)o);
         }
-        for (int o = 8; o < 10; o++)
+        for (int o = Math.Max(part.Start * 4, 8); o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 240);
             float sum = 0f;
@@ -2901,9 +2901,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_240to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Linear_240to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 240);
             float sum = 0f;

@@ -551,7 +551,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 2, 16, 6, 48, 24, 8, 48, 24, 8, 48, 24, 8, 48, 24, 192, 16, 96, 24, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 2, 16, 6, 48, 24, 8, 48, 24, 8, 48, 24, 8, 48, 24, 192, 16, 96, 24, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 1, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 113, 339, 603, 85, 207, 226, 85, 226, 226, 85, 226, 226, 85, 226, 170, 452, 43, 113, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 4, 4 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -618,7 +618,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             case 38: Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
             // Head
             case 39: GlobalAvgPool_384ch_49px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
-            case 40: Linear_384to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+            case 40: Linear_384to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -3001,17 +3001,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>Fully connected layer, 384 features to 10 logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Linear_384to10(ref float source, ref float weights, ref float logits)
+    private static void Linear_384to10(ref float source, ref float weights, ref float logits, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Linear_384to10_V512(ref source, ref weights, ref logits);
-        else if (AdvSimd.Arm64.IsSupported) Linear_384to10_AdvSimd(ref source, ref weights, ref logits);
-        else Linear_384to10_V128(ref source, ref weights, ref logits);
+        if (Vector512.IsHardwareAccelerated) Linear_384to10_V512(ref source, ref weights, ref logits, part);
+        else if (AdvSimd.Arm64.IsSupported) Linear_384to10_AdvSimd(ref source, ref weights, ref logits, part);
+        else Linear_384to10_V128(ref source, ref weights, ref logits, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_384to10_V512(ref float source, ref float weights, ref float logits)
+    private static void Linear_384to10_V512(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 384);
             float sum = 0f;
@@ -3028,9 +3028,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_384to10_AdvSimd(ref float source, ref float weights, ref float logits)
+    private static void Linear_384to10_AdvSimd(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 8; o += 4)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 8); o += 4)
         {
             ref float row0 = ref Unsafe.Add(ref weights, (o) * 384);
             var sum0 = Vector128<float>.Zero;
@@ -3051,7 +3051,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var sums = AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(sum0, sum1), AdvSimd.Arm64.AddPairwise(sum2, sum3));
             (sums + Vector128.LoadUnsafe(ref weights, (nuint)(3840 + o))).StoreUnsafe(ref logits, (nuint)o);
         }
-        for (int o = 8; o < 10; o++)
+        for (int o = Math.Max(part.Start * 4, 8); o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 384);
             float sum = 0f;
@@ -3066,9 +3066,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_384to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Linear_384to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 384);
             float sum = 0f;

@@ -668,7 +668,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 1, 250 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 4366, 410, 2638, 170, 1092, 2638, 410, 2638, 2638, 410, 2638, 2638, 410, 2638, 10550, 205, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 10550, 103, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 23282, 10, 1024 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -757,7 +757,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             // Head
             case 56: Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
             case 57: GlobalAvgPool_1024ch_49px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
-            case 58: Linear_1024to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+            case 58: Linear_1024to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -2758,17 +2758,17 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>Fully connected layer, 1024 features to 1000 logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Linear_1024to1000(ref float source, ref float weights, ref float logits)
+    private static void Linear_1024to1000(ref float source, ref float weights, ref float logits, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Linear_1024to1000_V512(ref source, ref weights, ref logits);
-        else if (AdvSimd.Arm64.IsSupported) Linear_1024to1000_AdvSimd(ref source, ref weights, ref logits);
-        else Linear_1024to1000_V128(ref source, ref weights, ref logits);
+        if (Vector512.IsHardwareAccelerated) Linear_1024to1000_V512(ref source, ref weights, ref logits, part);
+        else if (AdvSimd.Arm64.IsSupported) Linear_1024to1000_AdvSimd(ref source, ref weights, ref logits, part);
+        else Linear_1024to1000_V128(ref source, ref weights, ref logits, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_1024to1000_V512(ref float source, ref float weights, ref float logits)
+    private static void Linear_1024to1000_V512(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 1000; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 1000); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 1024);
             float sum = 0f;
@@ -2785,9 +2785,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_1024to1000_AdvSimd(ref float source, ref float weights, ref float logits)
+    private static void Linear_1024to1000_AdvSimd(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 1000; o += 4)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 1000); o += 4)
         {
             ref float row0 = ref Unsafe.Add(ref weights, (o) * 1024);
             var sum0 = Vector128<float>.Zero;
@@ -2811,9 +2811,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Linear_1024to1000_V128(ref float source, ref float weights, ref float logits)
+    private static void Linear_1024to1000_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = 0; o < 1000; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 1000); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 1024);
             float sum = 0f;
