@@ -98,7 +98,9 @@ var candidates = new ICandidate[]
 //   --ort-profile DIR         ORT's per-node profile (SessionOptions.EnableProfiling) as DIR/{config}_*.json;
 //   --qdq-args "ARGS"         extra arguments for make_qdq_onnx.py (e.g. "--mode depthwise"; part of the cache key);
 //   --qdq-level LEVEL         graph optimization level of the QDQ session: basic, extended (default) or all;
-//   --qdq-model FILE          time ORT on FILE instead of the generated QDQ model (must take the same input).
+//   --qdq-model FILE          time ORT on FILE instead of the generated QDQ model (must take the same input);
+//   --qdq-x64-quant-precision the QDQ session with ORT's "session.x64quantprecision" = 1: int8 products widened to
+//                             int16 pairs that cannot saturate on x64 without VNNI (slower; for checking agreement).
 CandidateOptions.SaveOptimizedTo = args.SkipWhile(a => a != "--save-ort-optimized").Skip(1).FirstOrDefault();
 CandidateOptions.ProfileTo = args.SkipWhile(a => a != "--ort-profile").Skip(1).FirstOrDefault();
 CandidateOptions.QdqArgs = args.SkipWhile(a => a != "--qdq-args").Skip(1).FirstOrDefault()?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
@@ -110,6 +112,7 @@ CandidateOptions.QdqLevel = args.SkipWhile(a => a != "--qdq-level").Skip(1).Firs
     var other => throw new ArgumentException($"--qdq-level {other}: expected basic, extended or all"),
 };
 CandidateOptions.QdqModel = args.SkipWhile(a => a != "--qdq-model").Skip(1).FirstOrDefault();
+CandidateOptions.QdqX64Precision = args.Contains("--qdq-x64-quant-precision");
 
 Console.WriteLine($"CPU: {cpu.Model}, {Environment.ProcessorCount} logical cores; clock {cpu.ClockGHz:F3} GHz ({cpu.ClockSource})");
 Console.WriteLine($".NET {Environment.Version}; Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}, Vector128 {Vector128.IsHardwareAccelerated}; ONNX Runtime CPU EP, IntraOpNumThreads = 1, ORT_ENABLE_ALL");
@@ -183,6 +186,9 @@ internal static class CandidateOptions
 {
     /// <summary>When set, a directory each ORT session writes its optimized graph to, as {config}.optimized.onnx.</summary>
     public static string? SaveOptimizedTo;
+
+    /// <summary>Whether the QDQ session sets ORT's session.x64quantprecision (no VPMADDUBSW saturation).</summary>
+    public static bool QdqX64Precision;
 
     /// <summary>When set, a directory ORT writes a per-node profile to.</summary>
     public static string? ProfileTo;
@@ -310,6 +316,7 @@ internal sealed class Candidate<T> : ICandidate where T : class, IShuffleNetMode
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = _ortInt8 ? CandidateOptions.QdqLevel : GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (_ortInt8 && CandidateOptions.QdqX64Precision) options.AddSessionConfigEntry("session.x64quantprecision", "1");
         if (CandidateOptions.SaveOptimizedTo is { } dir)
         {
             Directory.CreateDirectory(dir);
