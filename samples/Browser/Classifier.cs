@@ -80,6 +80,17 @@ public sealed class Classifier
     }
 
     /// <summary>
+    /// The same pass on <paramref name="team"/>: in the browser a team has one thread (its <c>ThreadCount</c> is 1) and
+    /// runs every pass on the calling thread, so code written for a team runs unchanged here.
+    /// </summary>
+    public void Forward(ModelKind kind, ReadOnlySpan<byte> pixels, Span<float> logits, ShuffleNetTeam team)
+    {
+        Normalize(pixels, _input);
+        if (kind == ModelKind.Int8) _int8.Value.Forward(_input, logits, team);
+        else _float.Forward(_input, logits, team);
+    }
+
+    /// <summary>
     /// Classifies one image. The time is the mean over repeated forward passes, at least three and about 100 ms (32 at most):
     /// the browser's clock is coarse (performance.now() rounds to 0.1 ms or more), so one pass cannot be timed alone.
     /// </summary>
