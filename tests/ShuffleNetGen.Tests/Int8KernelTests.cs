@@ -25,7 +25,7 @@ public class Int8KernelTests
 {
     private delegate void PointwiseCall(ref float source, ref float destination, ref float weights, WorkPart part);
     private delegate void PointwiseResidualCall(ref float source, ref float destination, ref float weights, ref float residual, WorkPart part);
-    private delegate void QuantizeCall(ref float source, ref float destination, ref float parameters);
+    private delegate void QuantizeCall(ref float source, ref float destination, ref float parameters, WorkPart part);
 
     /// <summary>Set in a child of <see cref="Int8NarrowerPathTests"/>: where to write the paths this process ran.</summary>
     internal const string ReportVariable = "SNG_INT8_PATH_REPORT";
@@ -260,7 +260,10 @@ public class Int8KernelTests
         var output = new int[groups * slots * pixels];
         Array.Fill(output, unchecked((int)0xDEADBEEF));
         var outFloats = MemoryMarshal.Cast<int, float>(output.AsSpan());
-        method.CreateDelegate<QuantizeCall>()(ref input[0], ref outFloats[0], ref parameters[0]);
+        // Every slot of every group, in two parts as a two-thread team runs them.
+        int items = groups * slots;
+        foreach (var part in new[] { new WorkPart(0, items / 2), new WorkPart(items / 2, items) })
+            method.CreateDelegate<QuantizeCall>()(ref input[0], ref outFloats[0], ref parameters[0], part);
 
         for (int k = 0; k < groups; k++)
             for (int s = 0; s < slots; s++)

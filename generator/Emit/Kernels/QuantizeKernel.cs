@@ -41,8 +41,8 @@ internal sealed class QuantizeKernel : IKernelEmitter
 
     public string Name => TableKernels.Name(GeometryName, _op.InputPlanes, _op.OutputPlanes);
 
-    /// <summary>Not split: the op is small (the calling thread runs it alone in a team).</summary>
-    public int WorkItems => 1;
+    /// <summary>The slots of four channels, group by group: each packs planes of its own, so a team splits by them.</summary>
+    public int WorkItems => _op.Groups * ((_op.InPerGroup + 3) / 4);
 
     /// <summary>Every table kernel of one geometry runs the same width methods, so <c>KernelPaths</c> reports them once.</summary>
     public string PathKey => TableKernels.PathKey(GeometryName, _op.InputPlanes, _op.OutputPlanes);
@@ -59,7 +59,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
         $"{KernelEmitters.Packer}.Quantize(tensors, \"{_op.Convolution}\", {KernelEmitters.PackedSpan(_op)});";
 
     public string CallStatement() =>
-        $"{Name}({OperandRefs.Of(_op.Input, _op.InputPlanes.IsTable ? 0 : _op.InputPlanes.ContiguousStart)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)});";
+        $"{Name}({OperandRefs.Of(_op.Input, _op.InputPlanes.IsTable ? 0 : _op.InputPlanes.ContiguousStart)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)}, {WorkRange.Arguments});";
 
     /// <summary>The widths this model has, widest first, each with the pixels it needs.</summary>
     private IEnumerable<(string Vector, int Lanes)> Widths => _widths.WidestFirst();
@@ -91,7 +91,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
         }
         w.Line();
         KernelSyntax.EmitDispatcher(w, $"Quantizes a 1x1 convolution's input, {_op.InputChannels} channels in {_op.Groups} group(s) of {_op.Input.Pixels} pixels{(TableKernel ? " read through a plane table" : "")}, on the widest vector its planes fill.",
-            $"{Name}(ref float source, ref float destination, ref float parameters)", "ref source, ref destination, ref parameters", Variants);
+            $"{Name}(ref float source, ref float destination, ref float parameters, {WorkRange.Parameters})", $"ref source, ref destination, ref parameters, {WorkRange.Arguments}", Variants);
     }
 
     public IReadOnlyList<SharedDefinition> SharedDefinitions
@@ -132,14 +132,16 @@ internal sealed class QuantizeKernel : IKernelEmitter
         w.Line("/// <paramref name=\"parameters\"/> holds the inverse scale and the zero point (a whole number, 0 to 127).");
         w.Line("/// </summary>");
         w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {PlanesMethod(suffix)}<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, {ShapeInterface}"))
+        using (w.Open($"private static void {PlanesMethod(suffix)}<TShape>(ref float source, ref float destination, ref float parameters, {WorkRange.Parameters}) where TShape : struct, {ShapeInterface}"))
         {
             w.Line("float inverseScale = parameters;");
             w.Line("float zeroPoint = Unsafe.Add(ref parameters, 1);");
             w.Line("int quads = (TShape.InPerGroup + 3) / 4;");
-            using (w.Open("for (int k = 0; k < TShape.Groups; k++)"))
-            using (w.Open("for (int q = 0; q < quads; q++)"))
+            // Slots [Start, Stop), group by group: a team's thread packs a contiguous range of them.
+            using (w.Open($"for (int {WorkRange.Item} = {WorkRange.Start}; {WorkRange.Item} < {WorkRange.Stop}; {WorkRange.Item}++)"))
             {
+                w.Line($"int k = {WorkRange.Item} / quads;");
+                w.Line($"int q = {WorkRange.Item} % quads;");
                 w.Line("int channels = Math.Min(4, TShape.InPerGroup - 4 * q);");
                 w.Line("ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));");
                 w.Line($"{SlotsMethod(suffix)}<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);");

@@ -924,7 +924,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 1, 2, 15, 1, 9, 1, 3, 15, 1, 9, 1, 3, 15, 1, 9, 1, 3, 15, 1, 9, 60, 1, 6, 30, 1, 9, 1, 6, 30, 1, 15, 1, 6, 30, 1, 15, 1, 6, 30, 1, 15, 1, 6, 30, 1, 15, 1, 6, 30, 1, 15, 1, 6, 30, 1, 15, 1, 6, 30, 1, 15, 120, 1, 9, 60, 1, 15, 1, 9, 60, 1, 30, 1, 9, 60, 1, 30, 1, 9, 60, 1, 30, 1, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 2, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 60, 15, 6, 30, 9, 9, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 120, 30, 9, 60, 15, 15, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 1, 1, 1 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 5, 24, 9, 4, 18, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 18, 9, 39, 5, 2, 10, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 9, 5, 39, 3, 1, 10, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -942,102 +942,102 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             case 1: MaxPool3x3_s2_6ch_32x32(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
             // Unit0
             case 2: AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
-            case 3: Quantize_g1_6ch_256px(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv1_quantize)); return;
+            case 3: Quantize_g1_6ch_256px(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv1_quantize), part); return;
             case 4: Int8Pointwise_g1_6to15_256px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
             case 5: Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
-            case 6: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv3_quantize)); return;
+            case 6: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv3_quantize), part); return;
             case 7: Int8Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
             // Unit1
-            case 8: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv1_quantize)); return;
+            case 8: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv1_quantize), part); return;
             case 9: Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
             case 10: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
-            case 11: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv3_quantize)); return;
+            case 11: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv3_quantize), part); return;
             case 12: Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
             // Unit2
-            case 13: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv1_quantize)); return;
+            case 13: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv1_quantize), part); return;
             case 14: Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
             case 15: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
-            case 16: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv3_quantize)); return;
+            case 16: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv3_quantize), part); return;
             case 17: Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
             // Unit3
-            case 18: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv1_quantize)); return;
+            case 18: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv1_quantize), part); return;
             case 19: Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
             case 20: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
-            case 21: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv3_quantize)); return;
+            case 21: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv3_quantize), part); return;
             case 22: Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
             // Unit4
             case 23: AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
-            case 24: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv1_quantize)); return;
+            case 24: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv1_quantize), part); return;
             case 25: Int8Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
             case 26: Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
-            case 27: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv3_quantize)); return;
+            case 27: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv3_quantize), part); return;
             case 28: Int8Pointwise_g3_30to60_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
             // Unit5
-            case 29: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv1_quantize)); return;
+            case 29: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv1_quantize), part); return;
             case 30: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
             case 31: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
-            case 32: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv3_quantize)); return;
+            case 32: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv3_quantize), part); return;
             case 33: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
             // Unit6
-            case 34: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv1_quantize)); return;
+            case 34: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv1_quantize), part); return;
             case 35: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
             case 36: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
-            case 37: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv3_quantize)); return;
+            case 37: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv3_quantize), part); return;
             case 38: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
             // Unit7
-            case 39: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv1_quantize)); return;
+            case 39: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv1_quantize), part); return;
             case 40: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
             case 41: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
-            case 42: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv3_quantize)); return;
+            case 42: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv3_quantize), part); return;
             case 43: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
             // Unit8
-            case 44: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv1_quantize)); return;
+            case 44: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv1_quantize), part); return;
             case 45: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
             case 46: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
-            case 47: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv3_quantize)); return;
+            case 47: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv3_quantize), part); return;
             case 48: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
             // Unit9
-            case 49: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv1_quantize)); return;
+            case 49: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv1_quantize), part); return;
             case 50: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
             case 51: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
-            case 52: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv3_quantize)); return;
+            case 52: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv3_quantize), part); return;
             case 53: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
             // Unit10
-            case 54: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv1_quantize)); return;
+            case 54: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv1_quantize), part); return;
             case 55: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
             case 56: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
-            case 57: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv3_quantize)); return;
+            case 57: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv3_quantize), part); return;
             case 58: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
             // Unit11
-            case 59: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv1_quantize)); return;
+            case 59: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv1_quantize), part); return;
             case 60: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
             case 61: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
-            case 62: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv3_quantize)); return;
+            case 62: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv3_quantize), part); return;
             case 63: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
             // Unit12
             case 64: AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
-            case 65: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv1_quantize)); return;
+            case 65: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv1_quantize), part); return;
             case 66: Int8Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
             case 67: Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
-            case 68: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv3_quantize)); return;
+            case 68: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv3_quantize), part); return;
             case 69: Int8Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
             // Unit13
-            case 70: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv1_quantize)); return;
+            case 70: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv1_quantize), part); return;
             case 71: Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
             case 72: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
-            case 73: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv3_quantize)); return;
+            case 73: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv3_quantize), part); return;
             case 74: Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
             // Unit14
-            case 75: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv1_quantize)); return;
+            case 75: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv1_quantize), part); return;
             case 76: Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
             case 77: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
-            case 78: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv3_quantize)); return;
+            case 78: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv3_quantize), part); return;
             case 79: Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
             // Unit15
-            case 80: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv1_quantize)); return;
+            case 80: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv1_quantize), part); return;
             case 81: Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
             case 82: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
-            case 83: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv3_quantize)); return;
+            case 83: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv3_quantize), part); return;
             case 84: Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
             case 85: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
@@ -1734,12 +1734,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Quantizes a 1x1 convolution's input, 6 channels in 1 group(s) of 256 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_6ch_256px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g1_6ch_256px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_6ch_256px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
@@ -1923,12 +1923,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Quantizes a 1x1 convolution's input, 15 channels in 3 group(s) of 64 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g3_15ch_64px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g3_15ch_64px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g3_15to54_64px_Relu_Shape : Int8Pointwise_Shape
@@ -2022,12 +2022,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Quantizes a 1x1 convolution's input, 60 channels in 3 group(s) of 64 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g3_60ch_64px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g3_60ch_64px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g3_60ch_64px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
@@ -2587,12 +2587,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Quantizes a 1x1 convolution's input, 30 channels in 3 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g3_30ch_16px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g3_30ch_16px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g3_30to60_16px_Relu_Shape : Int8Pointwise_Shape
@@ -2685,12 +2685,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Quantizes a 1x1 convolution's input, 120 channels in 3 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g3_120ch_16px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g3_120ch_16px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g3_120ch_16px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
@@ -3032,10 +3032,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Quantizes a 1x1 convolution's input, 60 channels in 3 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g3_60ch_4px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g3_60ch_4px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g3_60to120_4px_Relu_Shape : Int8Pointwise_Shape
@@ -3078,10 +3078,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Quantizes a 1x1 convolution's input, 240 channels in 3 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g3_240ch_4px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g3_240ch_4px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_240ch_4px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g3_240ch_4px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_240ch_4px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g3_240ch_4px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape : Int8Pointwise_Shape
@@ -3642,19 +3642,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes_V512<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V512<TShape>(ref float source, ref float destination, ref float parameters, Part part) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
         int quads = (TShape.InPerGroup + 3) / 4;
-        for (int k = 0; k < TShape.Groups; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
-            for (int q = 0; q < quads; q++)
-            {
-                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_V512<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
-            }
+            int k = item / quads;
+            int q = item % quads;
+            int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+            ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+            Quantize_Slots_V512<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
         }
     }
 
@@ -3703,19 +3702,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes_V256<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V256<TShape>(ref float source, ref float destination, ref float parameters, Part part) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
         int quads = (TShape.InPerGroup + 3) / 4;
-        for (int k = 0; k < TShape.Groups; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
-            for (int q = 0; q < quads; q++)
-            {
-                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_V256<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
-            }
+            int k = item / quads;
+            int q = item % quads;
+            int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+            ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+            Quantize_Slots_V256<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
         }
     }
 
@@ -3754,19 +3752,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes_V128<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V128<TShape>(ref float source, ref float destination, ref float parameters, Part part) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
         int quads = (TShape.InPerGroup + 3) / 4;
-        for (int k = 0; k < TShape.Groups; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
-            for (int q = 0; q < quads; q++)
-            {
-                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_V128<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
-            }
+            int k = item / quads;
+            int q = item % quads;
+            int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+            ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+            Quantize_Slots_V128<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
         }
     }
 
@@ -3805,19 +3802,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes_Scalar<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_Scalar<TShape>(ref float source, ref float destination, ref float parameters, Part part) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
         int quads = (TShape.InPerGroup + 3) / 4;
-        for (int k = 0; k < TShape.Groups; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
-            for (int q = 0; q < quads; q++)
-            {
-                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_Scalar<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
-            }
+            int k = item / quads;
+            int q = item % quads;
+            int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+            ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+            Quantize_Slots_Scalar<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
         }
     }
 

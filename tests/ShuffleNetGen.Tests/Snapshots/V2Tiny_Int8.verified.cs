@@ -446,7 +446,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 1, 2, 12, 1, 2, 8, 1, 2, 1, 2, 12, 1, 2, 1, 3, 24, 1, 3, 24, 1, 3, 1, 3, 24, 1, 3, 1, 8, 1, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 12, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 24, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 1, 1, 1 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 1, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -463,37 +463,37 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             case 0: Conv3x3_s2_3to8_32x32_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1_0), part); return;
             case 1: MaxPool3x3_s2_8ch_16x16(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
             // Unit0
-            case 2: Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize)); return;
+            case 2: Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize), part); return;
             case 3: Int8Pointwise_g1_8to12_64px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
             case 4: Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
-            case 5: Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize)); return;
+            case 5: Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize), part); return;
             case 6: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
             case 7: Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
-            case 8: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize)); return;
+            case 8: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize), part); return;
             case 9: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
             // Unit1
-            case 10: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize)); return;
+            case 10: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize), part); return;
             case 11: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
             case 12: Depthwise3x3_s1_12ch_4x4_P82806a3d(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
-            case 13: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize)); return;
+            case 13: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize), part); return;
             case 14: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
             // Unit2
-            case 15: Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize)); return;
+            case 15: Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize), part); return;
             case 16: Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
             case 17: Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
-            case 18: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize)); return;
+            case 18: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize), part); return;
             case 19: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
             case 20: Depthwise3x3_s2_24ch_4x4_P554d7a98(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
-            case 21: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize)); return;
+            case 21: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize), part); return;
             case 22: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
             // Unit3
-            case 23: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize)); return;
+            case 23: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize), part); return;
             case 24: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
             case 25: Depthwise3x3_s1_24ch_2x2_P3a4b9c7f(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
-            case 26: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize)); return;
+            case 26: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize), part); return;
             case 27: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
             // Head
-            case 28: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize)); return;
+            case 28: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize), part); return;
             case 29: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
             case 30: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
             case 31: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
@@ -852,12 +852,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Quantizes a 1x1 convolution's input, 8 channels in 1 group(s) of 64 pixels read through a plane table, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_8ch_64px_Pd21b07c7(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g1_8ch_64px_Pd21b07c7(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_8ch_64px_Pd21b07c7_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_8ch_64px_Pd21b07c7_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_8ch_64px_Pd21b07c7_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_8ch_64px_Pd21b07c7_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_8ch_64px_Pd21b07c7_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_8ch_64px_Pd21b07c7_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_8ch_64px_Pd21b07c7_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_8ch_64px_Pd21b07c7_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g1_8to12_64px_Relu_Shape : Int8Pointwise_Shape
@@ -1036,12 +1036,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Quantizes a 1x1 convolution's input, 12 channels in 1 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_12ch_16px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g1_12ch_16px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g1_12to12_16px_Relu_Shape : Int8Pointwise_Shape
@@ -1154,12 +1154,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Quantizes a 1x1 convolution's input, 8 channels in 1 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_8ch_16px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g1_8ch_16px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_8ch_16px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g1_8to12_16px_Relu_Shape : Int8Pointwise_Shape
@@ -1253,12 +1253,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Quantizes a 1x1 convolution's input, 12 channels in 1 group(s) of 16 pixels read through a plane table, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_12ch_16px_P4f5ba6e5(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g1_12ch_16px_P4f5ba6e5(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_12ch_16px_P4f5ba6e5_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_12ch_16px_P4f5ba6e5_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_12ch_16px_P4f5ba6e5_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_12ch_16px_P4f5ba6e5_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_12ch_16px_P4f5ba6e5_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_12ch_16px_P4f5ba6e5_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_12ch_16px_P4f5ba6e5_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_12ch_16px_P4f5ba6e5_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape : Int8Pointwise_Shape
@@ -1313,12 +1313,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Quantizes a 1x1 convolution's input, 24 channels in 1 group(s) of 16 pixels read through a plane table, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_24ch_16px_P2e4fbbd3(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g1_24ch_16px_P2e4fbbd3(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_24ch_16px_P2e4fbbd3_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_24ch_16px_P2e4fbbd3_Shape>(ref source, ref destination, ref parameters);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_16px_P2e4fbbd3_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_24ch_16px_P2e4fbbd3_Shape>(ref source, ref destination, ref parameters);
+        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_24ch_16px_P2e4fbbd3_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_24ch_16px_P2e4fbbd3_Shape>(ref source, ref destination, ref parameters, part);
+        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_16px_P2e4fbbd3_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_24ch_16px_P2e4fbbd3_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g1_24to24_16px_Relu_Shape : Int8Pointwise_Shape
@@ -1409,10 +1409,10 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Quantizes a 1x1 convolution's input, 24 channels in 1 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_24ch_4px(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g1_24ch_4px(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters);
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g1_24to24_4px_Relu_Shape : Int8Pointwise_Shape
@@ -1476,10 +1476,10 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Quantizes a 1x1 convolution's input, 24 channels in 1 group(s) of 4 pixels read through a plane table, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_24ch_4px_P302ca587(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g1_24ch_4px_P302ca587(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_P302ca587_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_P302ca587_Shape>(ref source, ref destination, ref parameters);
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_P302ca587_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_P302ca587_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93_Shape : Int8Pointwise_Shape
@@ -1532,10 +1532,10 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Quantizes a 1x1 convolution's input, 48 channels in 1 group(s) of 4 pixels read through a plane table, on the widest vector its planes fill.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_48ch_4px_P0a59ae34(ref float source, ref float destination, ref float parameters)
+    private static void Quantize_g1_48ch_4px_P0a59ae34(ref float source, ref float destination, ref float parameters, Part part)
     {
-        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_48ch_4px_P0a59ae34_Shape>(ref source, ref destination, ref parameters);
-        else Quantize_Planes_Scalar<Quantize_g1_48ch_4px_P0a59ae34_Shape>(ref source, ref destination, ref parameters);
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_48ch_4px_P0a59ae34_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_48ch_4px_P0a59ae34_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     private readonly struct Int8Pointwise_g1_48to64_4px_Relu_Shape : Int8Pointwise_Shape
@@ -1882,19 +1882,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes_V512<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V512<TShape>(ref float source, ref float destination, ref float parameters, Part part) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
         int quads = (TShape.InPerGroup + 3) / 4;
-        for (int k = 0; k < TShape.Groups; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
-            for (int q = 0; q < quads; q++)
-            {
-                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_V512<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
-            }
+            int k = item / quads;
+            int q = item % quads;
+            int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+            ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+            Quantize_Slots_V512<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
         }
     }
 
@@ -1943,19 +1942,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes_V256<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V256<TShape>(ref float source, ref float destination, ref float parameters, Part part) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
         int quads = (TShape.InPerGroup + 3) / 4;
-        for (int k = 0; k < TShape.Groups; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
-            for (int q = 0; q < quads; q++)
-            {
-                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_V256<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
-            }
+            int k = item / quads;
+            int q = item % quads;
+            int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+            ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+            Quantize_Slots_V256<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
         }
     }
 
@@ -1994,19 +1992,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes_V128<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_V128<TShape>(ref float source, ref float destination, ref float parameters, Part part) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
         int quads = (TShape.InPerGroup + 3) / 4;
-        for (int k = 0; k < TShape.Groups; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
-            for (int q = 0; q < quads; q++)
-            {
-                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_V128<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
-            }
+            int k = item / quads;
+            int q = item % quads;
+            int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+            ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+            Quantize_Slots_V128<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
         }
     }
 
@@ -2045,19 +2042,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <paramref name="parameters"/> holds the inverse scale and the zero point (a whole number, 0 to 127).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quantize_Planes_Scalar<TShape>(ref float source, ref float destination, ref float parameters) where TShape : struct, Quantize_Shape
+    private static void Quantize_Planes_Scalar<TShape>(ref float source, ref float destination, ref float parameters, Part part) where TShape : struct, Quantize_Shape
     {
         float inverseScale = parameters;
         float zeroPoint = Unsafe.Add(ref parameters, 1);
         int quads = (TShape.InPerGroup + 3) / 4;
-        for (int k = 0; k < TShape.Groups; k++)
+        for (int item = part.Start; item < part.Stop; item++)
         {
-            for (int q = 0; q < quads; q++)
-            {
-                int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
-                ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
-                Quantize_Slots_Scalar<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
-            }
+            int k = item / quads;
+            int q = item % quads;
+            int channels = Math.Min(4, TShape.InPerGroup - 4 * q);
+            ref int slots = ref Unsafe.As<float, int>(ref Unsafe.Add(ref destination, (k * quads + q) * TShape.Pixels));
+            Quantize_Slots_Scalar<TShape>(ref source, k * TShape.InPerGroup + 4 * q, ref slots, channels, inverseScale, zeroPoint);
         }
     }
 
