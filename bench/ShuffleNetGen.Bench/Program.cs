@@ -52,10 +52,12 @@ if (args.Contains("--qdq-anchor"))
 
 if (args.Contains("--ops") && args.Contains("--threads"))
 {
-    // Per-op parallel efficiency: each op alone at one thread and split on a team, alternated (1x g = 3, or v2_x1_0_224).
+    // Per-op parallel efficiency: each op alone at one thread and split on a team, alternated (1x g = 3, its int8 twin, or v2_x1_0_224).
     int threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).First();
     if (args.SkipWhile(a => a != "--ops").Skip(1).FirstOrDefault() == "v2_x1_0_224")
         ThreadScaling.Ops(V2X1_0_224.CreateRandom(2024), V2X1_0_224.InputLength, V2X1_0_224.Classes, V2X1_0_224.BenchmarkOpNames, threads, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
+    else if (args.SkipWhile(a => a != "--ops").Skip(1).FirstOrDefault() == "g3_1x_224_int8")
+        ThreadScaling.Ops(G3One224Int8.CreateRandom(2024), G3One224Int8.InputLength, G3One224Int8.Classes, G3One224Int8.BenchmarkOpNames, threads, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
     else
         ThreadScaling.Ops(G3One224.CreateRandom(2024), G3One224.InputLength, G3One224.Classes, G3One224.BenchmarkOpNames, threads, (m, i, x, l) => m.RunOpForBenchmark(i, x, l));
     return;
