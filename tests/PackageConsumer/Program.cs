@@ -25,6 +25,17 @@ var v2Logits = new float[V2Gray2Stages40x36.Classes];
 v2.Forward(Safetensors.Read(args[3])["input"].Data, v2Logits);
 Console.WriteLine($"onnx V2Gray2Stages40x36 logits={Format(v2Logits)}");
 
+// The same two passes on a 2-thread team (NativeAOT included): the logits must be the one-thread ones, bit for bit.
+using (var team = new ShuffleNetTeam(2))
+{
+    var teamLogits = new float[G8Gray48x40.Classes];
+    onnx.Forward(Safetensors.Read(args[1])["input"].Data, teamLogits, team);
+    var v2TeamLogits = new float[V2Gray2Stages40x36.Classes];
+    v2.Forward(Safetensors.Read(args[3])["input"].Data, v2TeamLogits, team);
+    bool identical = teamLogits.AsSpan().SequenceEqual(onnxLogits) && v2TeamLogits.AsSpan().SequenceEqual(v2Logits);
+    Console.WriteLine($"team threads={team.ThreadCount} identical={(identical ? "yes" : "no")}");
+}
+
 static string Format(float[] values) => string.Join(",", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 
 // The fixture's configuration (tools/make_fixtures.py), declared by attribute.

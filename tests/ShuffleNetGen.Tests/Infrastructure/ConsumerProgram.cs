@@ -80,5 +80,7 @@ internal static class ConsumerProgram
     {
         AssertClose(s_onnxFixture.Value.Logits, Logits(output, "onnx G8Gray48x40"), "G8Gray48x40 from ONNX against PyTorch");
         AssertClose(s_v2Fixture.Value.Logits, Logits(output, "onnx V2Gray2Stages40x36"), "V2Gray2Stages40x36 from ONNX against torchvision");
+        // A 2-thread team in the consumer's build (JIT or NativeAOT) gives the one-thread logits bit for bit.
+        Assert.Contains("team threads=2 identical=yes", output);
     }
 }
