@@ -40,8 +40,9 @@ internal static class PlaneLocations
                 {
                     if (op.Input == stage)
                     {
-                        read.UnionWith(op.InputPlanes.ToArray());
-                        written.ExceptWith(op.InputPlanes.ToArray());   // an intermediate, consumed inside the unit
+                        var planes = op.InputPlanes.ToArray();
+                        read.UnionWith(planes);
+                        written.ExceptWith(planes);   // an intermediate, consumed inside the unit
                     }
                     if (op.Output == stage) written.UnionWith(op.OutputPlanes.ToArray());
                 }
