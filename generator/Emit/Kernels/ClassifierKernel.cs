@@ -24,7 +24,7 @@ internal sealed class ClassifierKernel : IKernelEmitter
     /// Blocks of <see cref="HeadSums.Lanes"/> classes, each its own dot products: a team splits the classifier by classes
     /// (it streams every weight once, which two cores' share of the bandwidth does faster than one).
     /// </summary>
-    public int WorkItems => (_op.OutFeatures + HeadSums.Lanes - 1) / HeadSums.Lanes;
+    public int WorkItems => HeadSums.WorkItems(_op.OutFeatures);
 
     public string PathKey => Name;
 
@@ -47,34 +47,14 @@ internal sealed class ClassifierKernel : IKernelEmitter
     {
         int n = _op.InFeatures;
         int outputs = _op.OutFeatures;
-        int lanes = HeadSums.Lanes;
-        string parameters = "ref float source, ref float weights, ref float logits, " + WorkRange.Parameters;
-        // The classes of work items [Start, Stop): blocks of four, the last one shorter where the classes do not fill it.
-        string first = $"{WorkRange.Start} * {lanes}";
-        string end = $"Math.Min({WorkRange.Stop} * {lanes}, {outputs})";
-        KernelSyntax.EmitDispatcher(w, $"Fully connected layer, {n} features to {outputs} logits.", $"{Name}({parameters})", "ref source, ref weights, ref logits, " + WorkRange.Arguments, Variants);
-        foreach (var variant in Variants)
-        {
-            w.Line(KernelSyntax.Optimized);
-            using (w.Open($"private static void {variant.Method}({parameters})"))
+        HeadSums.EmitKernel(w, $"Fully connected layer, {n} features to {outputs} logits.", Name, "ref float source, ref float weights, ref float logits", "ref source, ref weights, ref logits",
+            Variants, "o", outputs,
+            neonFour: () =>
             {
-                if (variant.Condition == RuntimeChecks.AdvSimdArm64)
-                {
-                    int neonRows = outputs / lanes * lanes;
-                    using (w.Open($"for (int o = {first}; o < Math.Min({WorkRange.Stop} * {lanes}, {neonRows}); o += {lanes})"))
-                    {
-                        HeadSums.EmitNeonFourSums(w, "weights", n, "o", "source", n);
-                        w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
-                    }
-                    if (neonRows < outputs) EmitRows(w, $"Math.Max({first}, {neonRows})", end, wide: false);
-                }
-                else
-                {
-                    EmitRows(w, first, end, variant.Condition == RuntimeChecks.Vector512Accelerated);
-                }
-            }
-            w.Line();
-        }
+                HeadSums.EmitNeonFourSums(w, "weights", n, "o", "source", n);
+                w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
+            },
+            portable: (start, end, wide) => EmitRows(w, start, end, wide));
     }
 
     private void EmitRows(SourceWriter w, string start, string end, bool wide)

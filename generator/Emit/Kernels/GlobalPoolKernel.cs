@@ -20,8 +20,8 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.Input.Channels}ch_{_op.Input.Pixels}px";
 
-    /// <summary>Not split: the op is small (the calling thread runs it alone in a team).</summary>
-    public int WorkItems => 1;
+    /// <summary>Blocks of <see cref="HeadSums.Lanes"/> channels, each plane's mean its own: split like the classifier, whose kernel it shares.</summary>
+    public int WorkItems => HeadSums.WorkItems(_op.Input.Channels);
 
     public string PathKey => Name;
 
@@ -37,7 +37,7 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
 
     public string PathExpression => KernelSyntax.ChoosePath(Variants);
 
-    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)});";
+    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Of(_op.Output)}, {WorkRange.Arguments});";
 
     public string? PackStatement => null;
 
@@ -56,11 +56,10 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
             portable: (start, end, wide) => EmitChannels(w, start, end, wide));
     }
 
-    private void EmitChannels(SourceWriter w, int start, int end, bool wide)
+    private void EmitChannels(SourceWriter w, string start, string end, bool wide)
     {
-        if (start == end) return;
         int pixels = _op.Input.Pixels;
-        using (Loop.Open(w, "c", start, end))
+        using (w.Open($"for (int c = {start}; c < {end}; c++)"))
         {
             w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {pixels});");
             HeadSums.EmitSum(w, "plane", null, pixels, wide);

@@ -28,15 +28,20 @@ internal static class HeadSums
     }
 
     /// <summary>
-    /// The dispatcher and its variants over rows <c>0 .. rows − 1</c> (loop variable <paramref name="index"/>): the
-    /// AdvSimd variant four rows at a time by <paramref name="neonFour"/> and the remainder by
-    /// <paramref name="portable"/>, the others all rows by <paramref name="portable"/> (its last argument: whether the
-    /// sums run on Vector512).
+    /// The dispatcher and its variants over the rows of a <see cref="WorkRange"/> (loop variable <paramref name="index"/>):
+    /// the AdvSimd variant four rows at a time by <paramref name="neonFour"/> and the remainder by
+    /// <paramref name="portable"/>, the others all their rows by <paramref name="portable"/> (its arguments: the first
+    /// and end row as expressions, and whether the sums run on Vector512).
     /// </summary>
     public static void EmitKernel(SourceWriter w, string summary, string name, string parameters, string arguments, IReadOnlyList<KernelVariant> variants,
-        string index, int rows, System.Action neonFour, System.Action<int, int, bool> portable)
+        string index, int rows, System.Action neonFour, System.Action<string, string, bool> portable)
     {
-        KernelSyntax.EmitDispatcher(w, summary, $"{name}({parameters})", arguments, variants);
+        // A team splits the rows by blocks of Lanes (WorkItems): [Start, Stop) of them, the last one shorter where the
+        // rows do not fill it. Each row's sum is the same whichever thread computes it.
+        string first = $"{WorkRange.Start} * {Lanes}";
+        string end = $"Math.Min({WorkRange.Stop} * {Lanes}, {rows})";
+        parameters += ", " + WorkRange.Parameters;
+        KernelSyntax.EmitDispatcher(w, summary, $"{name}({parameters})", arguments + ", " + WorkRange.Arguments, variants);
         foreach (var variant in variants)
         {
             w.Line(KernelSyntax.Optimized);
@@ -45,24 +50,22 @@ internal static class HeadSums
                 if (variant.Condition == RuntimeChecks.AdvSimdArm64)
                 {
                     int neonRows = rows / Lanes * Lanes;
-                    using (Loop.Open(w, index, 0, neonRows, Lanes))
+                    using (w.Open($"for (int {index} = {first}; {index} < Math.Min({WorkRange.Stop} * {Lanes}, {neonRows}); {index} += {Lanes})"))
                         neonFour();
-                    portable(neonRows, rows, false);
+                    if (neonRows < rows) portable($"Math.Max({first}, {neonRows})", end, false);
                 }
                 else
                 {
-                    portable(0, rows, variant.Condition == RuntimeChecks.Vector512Accelerated);
+                    portable(first, end, variant.Condition == RuntimeChecks.Vector512Accelerated);
                 }
             }
             w.Line();
         }
     }
 
-    /// <summary>
-    /// ARM64: accumulates four rows side by side (row r at <c>rowStride·(first + r)</c>, times <paramref name="b"/>
-    /// when given, which then loads once for all four), then two FADDP levels fold the four accumulators into one
-    /// vector of four sums. Replaces four across-vector reductions and four scalar stores. Leaves <c>sums</c>.
-    /// </summary>
+    /// <summary>A head kernel's work items: its rows in blocks of <see cref="Lanes"/>.</summary>
+    public static int WorkItems(int rows) => (rows + Lanes - 1) / Lanes;
+
     public static void EmitNeonFourSums(SourceWriter w, string a, int rowStride, string first, string? b, int count)
     {
         int vectorEnd = count / Lanes * Lanes;

@@ -684,7 +684,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 12, 12, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 1, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 12, 12, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 120, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 28, 7, 18, 24, 5, 18, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 5, 39, 2, 10, 20, 2, 20, 20, 2, 20, 20, 2, 20, 5, 5 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -768,7 +768,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             case 51: Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
             case 52: Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
-            case 53: GlobalAvgPool_480ch_1px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 53: GlobalAvgPool_480ch_1px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 54: Linear_480to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
@@ -2048,15 +2048,15 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
 
     /// <summary>Mean of each of 480 planes of 1 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GlobalAvgPool_480ch_1px(ref float source, ref float destination)
+    private static void GlobalAvgPool_480ch_1px(ref float source, ref float destination, Part part)
     {
-        GlobalAvgPool_480ch_1px_V128(ref source, ref destination);
+        GlobalAvgPool_480ch_1px_V128(ref source, ref destination, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_480ch_1px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_480ch_1px_V128(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 480; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 480); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 1);
             float sum = 0f;

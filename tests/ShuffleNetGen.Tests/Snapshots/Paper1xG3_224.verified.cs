@@ -684,7 +684,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 1, 250 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 240, 250 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 9, 960 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -768,7 +768,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             case 51: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
             case 52: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
-            case 53: GlobalAvgPool_960ch_49px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 53: GlobalAvgPool_960ch_49px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 54: Linear_960to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
@@ -3101,17 +3101,17 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>Mean of each of 960 planes of 49 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GlobalAvgPool_960ch_49px(ref float source, ref float destination)
+    private static void GlobalAvgPool_960ch_49px(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) GlobalAvgPool_960ch_49px_V512(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_960ch_49px_AdvSimd(ref source, ref destination);
-        else GlobalAvgPool_960ch_49px_V128(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) GlobalAvgPool_960ch_49px_V512(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_960ch_49px_AdvSimd(ref source, ref destination, part);
+        else GlobalAvgPool_960ch_49px_V128(ref source, ref destination, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_960ch_49px_V512(ref float source, ref float destination)
+    private static void GlobalAvgPool_960ch_49px_V512(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 960; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 960); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 49);
             float sum = 0f;
@@ -3138,9 +3138,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_960ch_49px_AdvSimd(ref float source, ref float destination)
+    private static void GlobalAvgPool_960ch_49px_AdvSimd(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 960; c += 4)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 960); c += 4)
         {
             ref float row0 = ref Unsafe.Add(ref source, (c) * 49);
             var sum0 = Vector128<float>.Zero;
@@ -3167,9 +3167,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_960ch_49px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_960ch_49px_V128(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 960; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 960); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 49);
             float sum = 0f;

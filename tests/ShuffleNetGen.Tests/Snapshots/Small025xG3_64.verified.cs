@@ -684,7 +684,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 1, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 60, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 3, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -768,7 +768,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             case 51: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
             case 52: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
-            case 53: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 53: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 54: Linear_240to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
@@ -2780,16 +2780,16 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
 
     /// <summary>Mean of each of 240 planes of 4 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GlobalAvgPool_240ch_4px(ref float source, ref float destination)
+    private static void GlobalAvgPool_240ch_4px(ref float source, ref float destination, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_240ch_4px_AdvSimd(ref source, ref destination);
-        else GlobalAvgPool_240ch_4px_V128(ref source, ref destination);
+        if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_240ch_4px_AdvSimd(ref source, ref destination, part);
+        else GlobalAvgPool_240ch_4px_V128(ref source, ref destination, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_240ch_4px_AdvSimd(ref float source, ref float destination)
+    private static void GlobalAvgPool_240ch_4px_AdvSimd(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 240; c += 4)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 240); c += 4)
         {
             ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
             var sum0 = Vector128<float>.Zero;
@@ -2812,9 +2812,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 240; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 240); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 4);
             float sum = 0f;

@@ -924,7 +924,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 2, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 60, 15, 6, 30, 9, 9, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 120, 30, 9, 60, 15, 15, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 1, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 2, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 60, 15, 6, 30, 9, 9, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 120, 30, 9, 60, 15, 15, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 1, 1 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 5, 24, 9, 4, 18, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 18, 9, 39, 5, 2, 10, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 9, 5, 39, 3, 1, 10, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -1040,7 +1040,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             case 83: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv3_quantize), part); return;
             case 84: Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
-            case 85: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 85: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 86: QuantizeFeatures_240(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
             case 87: Int8Linear_240to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
         }
@@ -3174,16 +3174,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Mean of each of 240 planes of 4 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GlobalAvgPool_240ch_4px(ref float source, ref float destination)
+    private static void GlobalAvgPool_240ch_4px(ref float source, ref float destination, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_240ch_4px_AdvSimd(ref source, ref destination);
-        else GlobalAvgPool_240ch_4px_V128(ref source, ref destination);
+        if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_240ch_4px_AdvSimd(ref source, ref destination, part);
+        else GlobalAvgPool_240ch_4px_V128(ref source, ref destination, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_240ch_4px_AdvSimd(ref float source, ref float destination)
+    private static void GlobalAvgPool_240ch_4px_AdvSimd(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 240; c += 4)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 240); c += 4)
         {
             ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
             var sum0 = Vector128<float>.Zero;
@@ -3206,9 +3206,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_240ch_4px_V128(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 240; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 240); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 4);
             float sum = 0f;

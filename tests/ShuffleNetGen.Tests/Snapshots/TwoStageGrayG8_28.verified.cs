@@ -551,7 +551,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 2, 16, 6, 48, 24, 8, 48, 24, 8, 48, 24, 8, 48, 24, 192, 16, 96, 24, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 1, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 2, 16, 6, 48, 24, 8, 48, 24, 8, 48, 24, 8, 48, 24, 192, 16, 96, 24, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 96, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 113, 339, 603, 85, 207, 226, 85, 226, 226, 85, 226, 226, 85, 226, 170, 452, 43, 113, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 4, 4 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -617,7 +617,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             case 37: Depthwise3x3_s1_96ch_7x7(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
             case 38: Pointwise_g8_96to384_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
             // Head
-            case 39: GlobalAvgPool_384ch_49px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 39: GlobalAvgPool_384ch_49px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 40: Linear_384to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
@@ -2913,17 +2913,17 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>Mean of each of 384 planes of 49 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GlobalAvgPool_384ch_49px(ref float source, ref float destination)
+    private static void GlobalAvgPool_384ch_49px(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) GlobalAvgPool_384ch_49px_V512(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_384ch_49px_AdvSimd(ref source, ref destination);
-        else GlobalAvgPool_384ch_49px_V128(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) GlobalAvgPool_384ch_49px_V512(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_384ch_49px_AdvSimd(ref source, ref destination, part);
+        else GlobalAvgPool_384ch_49px_V128(ref source, ref destination, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_384ch_49px_V512(ref float source, ref float destination)
+    private static void GlobalAvgPool_384ch_49px_V512(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 384; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 384); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 49);
             float sum = 0f;
@@ -2950,9 +2950,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_384ch_49px_AdvSimd(ref float source, ref float destination)
+    private static void GlobalAvgPool_384ch_49px_AdvSimd(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 384; c += 4)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 384); c += 4)
         {
             ref float row0 = ref Unsafe.Add(ref source, (c) * 49);
             var sum0 = Vector128<float>.Zero;
@@ -2979,9 +2979,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_384ch_49px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_384ch_49px_V128(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 384; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 384); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 49);
             float sum = 0f;

@@ -446,7 +446,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 12, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 24, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 1, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 12, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 24, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 1 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 1, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -495,7 +495,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             // Head
             case 28: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize), part); return;
             case 29: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
-            case 30: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 30: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 31: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
             case 32: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
         }
@@ -1570,16 +1570,16 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Mean of each of 64 planes of 4 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GlobalAvgPool_64ch_4px(ref float source, ref float destination)
+    private static void GlobalAvgPool_64ch_4px(ref float source, ref float destination, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_64ch_4px_AdvSimd(ref source, ref destination);
-        else GlobalAvgPool_64ch_4px_V128(ref source, ref destination);
+        if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_64ch_4px_AdvSimd(ref source, ref destination, part);
+        else GlobalAvgPool_64ch_4px_V128(ref source, ref destination, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_64ch_4px_AdvSimd(ref float source, ref float destination)
+    private static void GlobalAvgPool_64ch_4px_AdvSimd(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 64; c += 4)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 64); c += 4)
         {
             ref float row0 = ref Unsafe.Add(ref source, (c) * 4);
             var sum0 = Vector128<float>.Zero;
@@ -1602,9 +1602,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_64ch_4px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_64ch_4px_V128(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 64; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 64); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 4);
             float sum = 0f;

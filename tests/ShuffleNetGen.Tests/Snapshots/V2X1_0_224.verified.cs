@@ -668,7 +668,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 1, 250 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 256, 250 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 4366, 410, 2638, 170, 1092, 2638, 410, 2638, 2638, 410, 2638, 2638, 410, 2638, 10550, 205, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 10550, 103, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 23282, 10, 1024 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -756,7 +756,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             case 55: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_5), part); return;
             // Head
             case 56: Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
-            case 57: GlobalAvgPool_1024ch_49px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool)); return;
+            case 57: GlobalAvgPool_1024ch_49px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 58: Linear_1024to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
@@ -2670,17 +2670,17 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
 
     /// <summary>Mean of each of 1024 planes of 49 pixels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GlobalAvgPool_1024ch_49px(ref float source, ref float destination)
+    private static void GlobalAvgPool_1024ch_49px(ref float source, ref float destination, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) GlobalAvgPool_1024ch_49px_V512(ref source, ref destination);
-        else if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_1024ch_49px_AdvSimd(ref source, ref destination);
-        else GlobalAvgPool_1024ch_49px_V128(ref source, ref destination);
+        if (Vector512.IsHardwareAccelerated) GlobalAvgPool_1024ch_49px_V512(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) GlobalAvgPool_1024ch_49px_AdvSimd(ref source, ref destination, part);
+        else GlobalAvgPool_1024ch_49px_V128(ref source, ref destination, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_1024ch_49px_V512(ref float source, ref float destination)
+    private static void GlobalAvgPool_1024ch_49px_V512(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 1024; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 1024); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 49);
             float sum = 0f;
@@ -2707,9 +2707,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_1024ch_49px_AdvSimd(ref float source, ref float destination)
+    private static void GlobalAvgPool_1024ch_49px_AdvSimd(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 1024; c += 4)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 1024); c += 4)
         {
             ref float row0 = ref Unsafe.Add(ref source, (c) * 49);
             var sum0 = Vector128<float>.Zero;
@@ -2736,9 +2736,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GlobalAvgPool_1024ch_49px_V128(ref float source, ref float destination)
+    private static void GlobalAvgPool_1024ch_49px_V128(ref float source, ref float destination, Part part)
     {
-        for (int c = 0; c < 1024; c++)
+        for (int c = part.Start * 4; c < Math.Min(part.Stop * 4, 1024); c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 49);
             float sum = 0f;
