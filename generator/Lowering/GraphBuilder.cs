@@ -62,7 +62,7 @@ internal sealed class GraphBuilder
             // The convolution reads a packed quantized copy of its input, made just before it (gathering the planes
             // the convolution reads), with the calibration tensors that say how.
             source = Add(new TensorNode(name + ".input_q", QuantizeOp.PackedChannels(inChannels, groups), input.Height, input.Width, inArena: true, quantized: true));
-            Add(new QuantizeOp(name, Section, input, source, groups) { Step = Next, InputPlanes = inputPlanes });
+            Add(SlotFusion.Quantize(_ops, new QuantizeOp(name, Section, input, source, groups) { Step = Next, InputPlanes = inputPlanes }));
             inputPlanes = PlaneMap.Contiguous(0, source.Channels);
         }
         Add(new PointwiseOp(name, Section, source, output, outputPlanes, inChannels, outChannels, groups, residual, relu, batchNorm, _int8) { Step = Next, InputPlanes = inputPlanes });

@@ -281,6 +281,110 @@ public class Int8KernelTests
                 }
     }
 
+    private delegate void PackingCall(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, WorkPart part);
+    private delegate void PackingResidualCall(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, WorkPart part);
+
+    private static readonly Regex PackingName = new(@"^Int8Pointwise_g(\d+)_(\d+)to(\d+)_(\d+)px(?:_(Official)?Shuffle(\d+))?(_Residual)?(_Relu)?_PacksSlots(\d+)(?:_From(\d+))?(_V512|_V256|_V128)?$");
+
+    /// <summary>
+    /// Each int8 convolution that packs the next convolution's slots in its epilogue (instead of that convolution's
+    /// quantize step reading its float output back): its floats must be the integer reference's, as for every int8
+    /// convolution, and its slots exactly what the quantize step packs from those floats (the reference of
+    /// <see cref="CheckQuantized"/>, which every quantize kernel matches): same rounding, same clamp, the same channel
+    /// in the same byte of the same slot, a group's missing channels zero, and no slot of another producer touched.
+    /// The dispatcher and each width's variant run, every one split into 1, 2 and 3 parts as teams split it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void EveryPackingInt8PointwiseKernelPacksTheSlotsItsQuantizeStepWould(string model)
+    {
+        var type = ModelType(model);
+        var methods = type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static).Where(m => PackingName.IsMatch(m.Name) && !m.IsGenericMethodDefinition).ToList();
+        // The v1 models' unit outputs line up with the next unit's slots; v2's halves are read through tables and keep their step.
+        if (HasPlaneTables(model)) Assert.Empty(methods);
+        else Assert.NotEmpty(methods);
+        var random = new Random(model.Length * 13 + 5);
+        foreach (var method in methods)
+        {
+            var m = PackingName.Match(method.Name);
+            int groups = Int(m.Groups[1]), inChannels = Int(m.Groups[2]), outChannels = Int(m.Groups[3]), pixels = Int(m.Groups[4]);
+            bool residual = m.Groups[7].Success, relu = m.Groups[8].Success;
+            int consumerPerGroup = Int(m.Groups[9]), offset = m.Groups[10].Success ? Int(m.Groups[10]) : 0;
+            Assert.False(m.Groups[6].Success, "a packing convolution stores a slice, not a shuffle");
+            int inPerGroup = inChannels / groups, outPerGroup = outChannels / groups, slots = (inPerGroup + 3) / 4;
+
+            var tensors = new TensorSet();
+            tensors.Add("c.weight", new[] { outChannels, inPerGroup, 1, 1 }, Floats(random, outChannels * inPerGroup, -0.5f, 0.5f));
+            tensors.Add("bn.weight", new[] { outChannels }, Floats(random, outChannels, 0.5f, 1.5f));
+            tensors.Add("bn.bias", new[] { outChannels }, Floats(random, outChannels, -0.2f, 0.2f));
+            tensors.Add("bn.running_mean", new[] { outChannels }, Floats(random, outChannels, -0.2f, 0.2f));
+            tensors.Add("bn.running_var", new[] { outChannels }, Floats(random, outChannels, 0.5f, 1.5f));
+            tensors.Add("c.input_scale", new[] { 1 }, new[] { 0.03f });
+            tensors.Add("c.input_zero_point", new[] { 1 }, new[] { (float)random.Next(0, 128) });
+            var packed = new float[outChannels * (2 + slots)];
+            WeightPacker.Int8Pointwise(tensors, "c", "bn", inChannels, outChannels, groups, 8, packed);
+            // The next convolution's calibration: a scale small enough that the top of the range clamps.
+            float scale = 0.005f + (float)random.NextDouble() * 0.02f;
+            int zeroPoint = random.Next(0, 128);
+            var quantize = new[] { 1f / scale, zeroPoint };
+
+            var source = new int[groups * slots * pixels];
+            for (int k = 0; k < groups; k++)
+                for (int s = 0; s < slots; s++)
+                    for (int p = 0; p < pixels; p++)
+                    {
+                        int word = 0;
+                        for (int b = 0; b < 4 && 4 * s + b < inPerGroup; b++) word |= random.Next(0, 128) << (8 * b);
+                        source[(k * slots + s) * pixels + p] = word;
+                    }
+            var residualPlanes = Floats(random, outChannels * pixels, -1f, 1f);
+            var src = MemoryMarshal.Cast<int, float>(source.AsSpan());
+            var expected = Reference(source, packed, residual ? residualPlanes : null, groups, inPerGroup, outPerGroup, pixels, 1, false, relu, null, outChannels);
+
+            // The consumer's slots this producer owns, from the floats as stored: the quantize step's arithmetic.
+            int consumerQuads = (consumerPerGroup + 3) / 4;
+            int consumerGroups = (offset + outChannels + consumerPerGroup - 1) / consumerPerGroup;
+            var expectedSlots = new int[consumerGroups * consumerQuads * pixels];
+            Array.Fill(expectedSlots, unchecked((int)0xDEADBEEF));
+            for (int o = 0; o < outChannels; o++)
+            {
+                int c = offset + o, slot = c / consumerPerGroup * consumerQuads + c % consumerPerGroup / 4, b = c % consumerPerGroup % 4;
+                for (int p = 0; p < pixels; p++)
+                {
+                    if (b == 0 || expectedSlots[slot * pixels + p] == unchecked((int)0xDEADBEEF)) expectedSlots[slot * pixels + p] = 0;
+                    float t = Math.Clamp(expected[o * pixels + p] * (1f / scale), -zeroPoint, 127 - zeroPoint);
+                    expectedSlots[slot * pixels + p] |= ((int)MathF.Round(t, MidpointRounding.ToEven) + zeroPoint) << (8 * b);
+                }
+            }
+
+            int items = groups * ((outPerGroup + 7) / 8);
+            foreach (int parts in new[] { 1, 2, 3 })
+            {
+                var destination = new float[outChannels * pixels];
+                Array.Fill(destination, float.NaN);
+                var consumerSlots = new int[expectedSlots.Length];
+                Array.Fill(consumerSlots, unchecked((int)0xDEADBEEF));
+                var slotFloats = MemoryMarshal.Cast<int, float>(consumerSlots.AsSpan());
+                for (int part = 0; part < parts; part++)
+                {
+                    var range = new WorkPart(items * part / parts, items * (part + 1) / parts);
+                    if (residual)
+                        method.CreateDelegate<PackingResidualCall>()(ref src[0], ref destination[0], ref packed[0], ref residualPlanes[0], ref slotFloats[0], ref quantize[0], range);
+                    else
+                        method.CreateDelegate<PackingCall>()(ref src[0], ref destination[0], ref packed[0], ref slotFloats[0], ref quantize[0], range);
+                }
+                string what = $"{method.Name}, {parts} part(s)";
+                for (int i = 0; i < expected.Length; i++)
+                    if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(destination[i]))
+                        Assert.Fail($"{what}: plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {destination[i]:R}");
+                for (int i = 0; i < expectedSlots.Length; i++)
+                    if (expectedSlots[i] != consumerSlots[i])
+                        Assert.Fail($"{what}: slot {i / pixels}, pixel {i % pixels}: expected 0x{expectedSlots[i]:X8}, kernel wrote 0x{consumerSlots[i]:X8}");
+            }
+        }
+        _output.WriteLine($"{methods.Count} packing int8 pointwise kernels and variants of {model} exact: {string.Join(", ", methods.Select(m => m.Name))}");
+    }
+
     private delegate void FeatureQuantizeCall(ref float source, ref float destination);
     private delegate void ClassifierCall(ref float source, ref float weights, ref float logits);
 

@@ -881,6 +881,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_64px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -889,12 +890,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 48, 48);
+                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 48, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -902,6 +903,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_64px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -910,12 +912,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 48);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 48);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 48);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 48, ref noSlots, ref noSlots);
             }
         }
     }
@@ -923,6 +925,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_64px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -931,12 +934,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 56);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 56);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 56, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 56, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 56);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 56, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1065,6 +1068,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1073,11 +1077,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1085,6 +1089,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1093,12 +1098,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1106,6 +1111,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1114,12 +1120,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1183,6 +1189,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1191,11 +1198,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1203,6 +1210,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1211,12 +1219,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1224,6 +1232,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1232,12 +1241,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1342,41 +1351,44 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 96);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
+            Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 96);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 96);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 8);
-            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 8);
+            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 8, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 8, ref noSlots, ref noSlots);
         }
     }
 
@@ -1434,14 +1446,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_4px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 24);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
@@ -1557,14 +1570,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_48to64_4px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
             ref float block = ref Unsafe.Add(ref weights, (k * 64 + j) * 14);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 64 + j, 0, 0);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 64 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 64 + j, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 64 + j + 4, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
@@ -2115,11 +2129,65 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     private interface Int8Pointwise_Shape : Pointwise_Shape
     {
         static abstract int Quads { get; }
+        // Packing the next convolution's slots in the epilogue: where logical channel 0 falls among its input channels, and its channels per group.
+        static virtual bool PacksSlots => false;
+        static virtual int SlotChannelOffset => 0;
+        static virtual int SlotInPerGroup => 4;
+    }
+
+    /// <summary>The next convolution's slot plane (of its packed input) holding logical channel <paramref name="channel"/> and the three after it, from a multiple of four within its group; null where the shape packs none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref int Int8Pointwise_Slot<TShape>(ref float slots, int channel) where TShape : struct, Int8Pointwise_Shape
+    {
+        if (!TShape.PacksSlots) return ref Unsafe.NullRef<int>();
+        int consumer = channel + TShape.SlotChannelOffset;
+        int slot = consumer / TShape.SlotInPerGroup * ((TShape.SlotInPerGroup + 3) / 4) + consumer % TShape.SlotInPerGroup / 4;
+        return ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, slot * TShape.Pixels));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out Vector512<float> inverse, out Vector512<float> low, out Vector512<float> high, out Vector512<byte> zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = Vector512.Create(TShape.PacksSlots ? quantize : 0f);
+        low = Vector512.Create(-zeroPoint);
+        high = Vector512.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
+        zero = Vector512.Create((byte)zeroPoint);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out Vector256<float> inverse, out Vector256<float> low, out Vector256<float> high, out Vector256<byte> zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = Vector256.Create(TShape.PacksSlots ? quantize : 0f);
+        low = Vector256.Create(-zeroPoint);
+        high = Vector256.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
+        zero = Vector256.Create((byte)zeroPoint);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out Vector128<float> inverse, out Vector128<float> low, out Vector128<float> high, out Vector128<byte> zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = Vector128.Create(TShape.PacksSlots ? quantize : 0f);
+        low = Vector128.Create(-zeroPoint);
+        high = Vector128.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
+        zero = Vector128.Create((byte)zeroPoint);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out float inverse, out float low, out float high, out byte zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = TShape.PacksSlots ? quantize : 0f;
+        low = -zeroPoint;
+        high = global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint;
+        zero = (byte)zeroPoint;
     }
 
     /// <summary>8 × 48 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2131,6 +2199,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
         ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        ref int slots1 = ref Int8Pointwise_Slot<TShape>(ref slots, channel + 4);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 48)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -2317,12 +2388,21 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc7x0.StoreUnsafe(ref out7, (nuint)(p));
             acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
             acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 32));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x0, acc5x0, acc6x0, acc7x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x1, acc5x1, acc6x1, acc7x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p + 16));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x2, acc5x2, acc6x2, acc7x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p + 32));
+            }
         }
     }
 
     /// <summary>8 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2334,6 +2414,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
         ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        ref int slots1 = ref Int8Pointwise_Slot<TShape>(ref slots, channel + 4);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -2422,12 +2505,17 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc5x0.StoreUnsafe(ref out5, (nuint)(p));
             acc6x0.StoreUnsafe(ref out6, (nuint)(p));
             acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x0, acc5x0, acc6x0, acc7x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p));
+            }
         }
     }
 
     /// <summary>4 × 64 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2435,6 +2523,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 64)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -2562,12 +2652,19 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
             acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
             acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 32));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc1x3, acc2x3, acc3x3, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 48));
+            }
         }
     }
 
     /// <summary>4 × 16 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2575,6 +2672,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -2652,20 +2751,25 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 8));
+            }
         }
     }
 
     /// <summary>4 × 8 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
-        else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 
     /// <summary>4 × 8 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2673,6 +2777,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 8)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -2747,12 +2853,17 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 4));
+            }
         }
     }
 
     /// <summary>4 × 8 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2760,6 +2871,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 8)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -2837,6 +2950,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 4));
+            }
         }
     }
 
@@ -2929,7 +3047,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>4 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2937,6 +3055,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -2989,12 +3109,17 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+            }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -3003,11 +3128,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3015,6 +3140,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -3023,12 +3149,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3036,6 +3162,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -3044,12 +3171,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3143,15 +3270,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>4 × 4 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
-        else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 
     /// <summary>4 × 4 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -3159,6 +3286,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 4)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -3208,12 +3337,16 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+            }
         }
     }
 
     /// <summary>4 × 4 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -3221,6 +3354,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 4)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -3273,20 +3408,25 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+            }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_4px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 24);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0, ref noSlots, ref noSlots);
         }
     }
 

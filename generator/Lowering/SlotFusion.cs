@@ -1,0 +1,110 @@
+using System.Collections.Generic;
+
+namespace ShuffleNetGen.Generator.Lowering;
+
+/// <summary>
+/// Moves an int8 1x1 convolution's quantize step into the epilogues of the int8 1x1 convolutions that produce its
+/// input, where their channels line up with its slots: the producer already holds the float outputs of consecutive
+/// channels for a tile of pixels, so packing them costs a few instructions per vector instead of a second pass that
+/// reads the whole float tensor back. The float tensor stays (the next unit's residual, the shortcut's pool and the
+/// concat read it); only the quantize pass over it goes. Whatever no such producer writes (the average pool's half of
+/// a stride-2 unit's concat, the max pool's output, a depthwise output) the quantize step still packs.
+/// </summary>
+internal static class SlotFusion
+{
+    /// <summary>
+    /// <paramref name="quantize"/>, with the slots its producers will pack taken out of its own (a step of none at all
+    /// when they pack every slot); those producers in <paramref name="ops"/> are replaced by copies that pack them.
+    /// Unchanged when the input is read through a table, or when the slots cannot be split cleanly between producers
+    /// and the step (a slot mixing both, or the step's slots not one range).
+    /// </summary>
+    public static QuantizeOp Quantize(List<OpNode> ops, QuantizeOp quantize)
+    {
+        var planes = quantize.InputPlanes;
+        if (!planes.IsContiguous) return quantize;
+        int start = planes.Start, count = planes.Count, inPerGroup = quantize.InPerGroup;
+
+        // The op that last wrote each of the consumer's channels before it.
+        var writer = new int[count];
+        for (int c = 0; c < count; c++) writer[c] = -1;
+        for (int i = 0; i < ops.Count; i++)
+        {
+            if (!ReferenceEquals(ops[i].Output, quantize.Input)) continue;
+            var map = ops[i].OutputPlanes;
+            for (int c = 0; c < map.Count; c++)
+            {
+                int channel = map[c] - start;
+                if (channel >= 0 && channel < count) writer[channel] = i;
+            }
+        }
+
+        var packers = new HashSet<int>();
+        foreach (int w in writer)
+        {
+            if (w < 0) return quantize;
+            if (ops[w] is PointwiseOp producer && Lines(producer, start, count, inPerGroup)) packers.Add(w);
+        }
+        if (packers.Count == 0) return quantize;
+
+        // Each slot is the producers' or the step's, never both; the step's are one range.
+        int quads = QuantizeOp.Quads(inPerGroup);
+        var packed = new bool?[quantize.SlotCount];
+        for (int c = 0; c < count; c++)
+        {
+            int slot = c / inPerGroup * quads + c % inPerGroup / 4;
+            bool byProducer = packers.Contains(writer[c]);
+            if (packed[slot] is bool seen && seen != byProducer) return quantize;
+            packed[slot] = byProducer;
+        }
+        int first = -1, last = -1;
+        for (int s = 0; s < packed.Length; s++)
+        {
+            if (packed[s] == true) continue;
+            if (first < 0) first = s;
+            last = s;
+        }
+        for (int s = first; s >= 0 && s <= last; s++)
+            if (packed[s] == true) return quantize;
+
+        var names = new List<string>();
+        foreach (int w in packers)
+        {
+            var producer = (PointwiseOp)ops[w];
+            ops[w] = producer.WithPacks(new SlotPacking(quantize.Output, quantize.Name, producer.OutputPlanes.Start - start, inPerGroup));
+            names.Add(producer.Name);
+        }
+        names.Sort(System.StringComparer.Ordinal);
+        return new QuantizeOp(quantize.Convolution, quantize.Section, quantize.Input, quantize.Output, quantize.Groups)
+        {
+            Step = quantize.Step,
+            InputPlanes = quantize.InputPlanes,
+            OwnSlots = first < 0 ? (0, 0) : (first, last - first + 1),
+            PackedBy = names,
+        };
+    }
+
+    /// <summary>
+    /// Whether an int8 convolution storing a slice can pack a consumer's slots in its tiles: its tiles start at
+    /// multiples of four channels within its group and cover four at a time (fewer only at its group's end), so each
+    /// such run of its channels must be one slot of one consumer group, and a run of fewer than four the padded last
+    /// slot of that group.
+    /// </summary>
+    private static bool Lines(PointwiseOp producer, int start, int count, int inPerGroup)
+    {
+        if (!producer.Int8 || producer.Packs is not null || !producer.OutputPlanes.IsContiguous) return false;
+        int offset = producer.OutputPlanes.Start - start;
+        if (offset < 0 || offset + producer.OutChannels > count) return false;
+        int perGroup = producer.OutPerGroup;
+        for (int k = 0; k < producer.Groups; k++)
+        {
+            for (int b = 0; b < perGroup; b += 4)
+            {
+                int run = System.Math.Min(4, perGroup - b);
+                int within = (offset + k * perGroup + b) % inPerGroup;
+                if (within % 4 != 0 || within + run > inPerGroup) return false;
+                if (run < 4 && within + run != inPerGroup) return false;
+            }
+        }
+        return true;
+    }
+}

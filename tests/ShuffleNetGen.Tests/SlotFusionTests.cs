@@ -1,0 +1,110 @@
+using ShuffleNetGen.Generator.Helpers;
+using ShuffleNetGen.Generator.Lowering;
+using ShuffleNetGen.Generator.Model;
+using ShuffleNetGen.Generator.Passes;
+using ShuffleNetGen.Tests.Reference;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ShuffleNetGen.Tests;
+
+/// <summary>
+/// Which producers pack an int8 convolution's slots in their epilogues (<c>SlotFusion</c>), on lowered graphs: every
+/// slot of every quantize layer is packed exactly once, by its own step or by one producer whose channels are exactly
+/// that slot's; the v1 unit outputs that line up go to their producers (a stride-1 unit's conv3 packs all of the next
+/// conv1's slots, a stride-2 unit's conv3 its half of the concat); the rest keep their step.
+/// </summary>
+public class SlotFusionTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public SlotFusionTests(ITestOutputHelper output) => _output = output;
+
+    private static NetworkSpec V1(int groups, int stem, int[] channels, int[] repeats, int inputChannels = 3, int size = 64, int stemStride = 2, bool maxPool = true,
+        ChannelShuffleOrder order = ChannelShuffleOrder.Paper) =>
+        new(groups, inputChannels, size, size, 10, stem, stemStride, maxPool, new EquatableArray<int>(channels), new EquatableArray<int>(repeats), order, NumericPrecision.Int8);
+
+    public static readonly TheoryData<string> Specs = new() { "g3_1x_224", "g3_small_64", "g8_official_48", "fashion", "g2_odd_33", "v2_x1_0" };
+
+    private static NetworkSpec Spec(string name) => name switch
+    {
+        "g3_1x_224" => V1(3, 24, new[] { 240, 480, 960 }, new[] { 4, 8, 4 }, size: 224),
+        "g3_small_64" => V1(3, 12, new[] { 60, 120, 240 }, new[] { 2, 3, 2 }),
+        "g8_official_48" => V1(8, 16, new[] { 64, 128 }, new[] { 2, 2 }, inputChannels: 1, size: 48, stemStride: 1, maxPool: false, order: ChannelShuffleOrder.Official),
+        "fashion" => V1(3, 12, new[] { 120, 240, 480 }, new[] { 4, 8, 4 }, inputChannels: 1, size: 28, stemStride: 1, maxPool: false),
+        "g2_odd_33" => V1(2, 24, new[] { 48, 96, 192, 384 }, new[] { 1, 2, 2, 1 }, size: 33),
+        _ => V2LoweringTests.Spec(ReferenceV2Config.ForScale(1.0)) with { Precision = NumericPrecision.Int8 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Specs))]
+    public void EverySlotIsPackedOnceByItsStepOrTheProducerOfItsChannels(string name)
+    {
+        var graph = ModelPipeline.Build(Spec(name));
+        int packedByProducers = 0, steps = 0;
+        foreach (var quantize in graph.Ops.OfType<QuantizeOp>())
+        {
+            var packers = graph.Ops.OfType<PointwiseOp>().Where(p => p.Packs is { } packs && packs.QuantizeName == quantize.Name).ToList();
+            Assert.Equal(packers.Select(p => p.Name).Order(StringComparer.Ordinal), quantize.PackedBy.Order(StringComparer.Ordinal));
+            var owner = new string?[quantize.SlotCount];
+            for (int s = quantize.OwnSlots.First; s < quantize.OwnSlots.First + quantize.OwnSlots.Count; s++) owner[s] = quantize.Name;
+            int quads = QuantizeOp.Quads(quantize.InPerGroup);
+            foreach (var producer in packers)
+            {
+                var packs = producer.Packs!;
+                Assert.Same(quantize.Output, packs.Slots);
+                Assert.True(producer.Step < quantize.Step);
+                Assert.Same(quantize.Input, producer.Output);
+                // The producer's channels are exactly the planes the consumer reads in those slots.
+                for (int o = 0; o < producer.OutChannels; o++)
+                {
+                    int c = packs.ChannelOffset + o;
+                    Assert.Equal(quantize.InputPlanes[c], producer.OutputPlanes[o]);
+                    int slot = packs.SlotOf(c);
+                    Assert.True(owner[slot] is null || owner[slot] == producer.Name, $"{quantize.Name}: slot {slot} packed by {owner[slot]} and {producer.Name}");
+                    owner[slot] = producer.Name;
+                }
+                packedByProducers++;
+            }
+            for (int s = 0; s < owner.Length; s++) Assert.True(owner[s] is not null, $"{quantize.Name}: slot {s} packed by no one");
+            // Every channel's slot is its owner's: no slot mixes a producer's channels with the step's.
+            for (int c = 0; c < quantize.InputChannels; c++)
+            {
+                int slot = c / quantize.InPerGroup * quads + c % quantize.InPerGroup / 4;
+                var producer = packers.SingleOrDefault(p => c >= p.Packs!.ChannelOffset && c < p.Packs.ChannelOffset + p.OutChannels);
+                Assert.Equal(producer?.Name ?? quantize.Name, owner[slot]);
+            }
+            if (quantize.Runs) steps++;
+        }
+        _output.WriteLine($"{name}: {packedByProducers} producers pack slots; {steps} quantize steps of {graph.Ops.OfType<QuantizeOp>().Count()} remain; arena {graph.ArenaLength * 4} bytes");
+    }
+
+    /// <summary>
+    /// The 1x g=3 model: each unit's conv3 packs the next unit's conv1 slots (all of them after a stride-1 unit, its
+    /// half of the concat after a stride-2 unit, the pool's half still quantized by the step); units.0.conv1 (after the
+    /// max pool) and the depthwise outputs keep their steps. G=8's stride-2 units put 6 channels of a group next to a
+    /// pool's, which do not fill whole slots of the next conv1's 8-channel groups: that step stays whole.
+    /// </summary>
+    [Fact]
+    public void UnitOutputsArePackedWhereTheirChannelsLineUpWithTheSlots()
+    {
+        var graph = ModelPipeline.Build(Spec("g3_1x_224"));
+        var quantizes = graph.Ops.OfType<QuantizeOp>().ToDictionary(q => q.Convolution);
+        for (int unit = 1; unit < 16; unit++)
+        {
+            var q = quantizes[$"units.{unit}.conv1"];
+            Assert.Equal(new[] { $"units.{unit - 1}.conv3" }, q.PackedBy);
+            // After a stride-2 unit (0, 4, 12) the pool's 240/480 channels are the first slots of the concat's groups.
+            bool afterConcat = unit - 1 is 0 or 4 or 12;
+            int poolChannels = unit - 1 == 0 ? 24 : unit - 1 == 4 ? 240 : 480;
+            Assert.Equal(afterConcat ? (0, poolChannels / 4) : (0, 0), q.OwnSlots);
+        }
+        Assert.Empty(quantizes["units.0.conv1"].PackedBy);
+        for (int unit = 0; unit < 16; unit++) Assert.Empty(quantizes[$"units.{unit}.conv3"].PackedBy);
+
+        var g8 = ModelPipeline.Build(Spec("g8_official_48"));
+        var afterStride2 = g8.Ops.OfType<QuantizeOp>().Single(q => q.Convolution == "units.1.conv1");
+        Assert.Empty(afterStride2.PackedBy);
+        Assert.Equal((0, afterStride2.SlotCount), afterStride2.OwnSlots);
+    }
+}
