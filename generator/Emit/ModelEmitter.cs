@@ -75,7 +75,7 @@ internal static class ModelEmitter
             w.Line("/// Slots packed in their producers' epilogues (the float tensors they quantize stay: residuals, pools and concats read them):");
             w.Line("/// <code>");
             foreach (var q in packed)
-                w.Line($"/// {q.Output.Name,-26} by {string.Join(", ", q.PackedBy)}{(q.Runs ? $"; slots {q.OwnSlots.First}-{q.OwnSlots.First + q.OwnSlots.Count - 1} of {q.SlotCount} by {q.Name}" : "")}");
+                w.Line($"/// {q.Output.Name,-26} by {string.Join(", ", q.PackedBy)}{(q.Runs ? $"; slots 0-{q.OwnSlots - 1} of {q.SlotCount} by {q.Name}" : "")}");
             w.Line("/// </code>");
         }
         var halves = PlaneLocations.Lines(graph);

@@ -305,21 +305,21 @@ internal sealed class QuantizeOp : OpNode
     public int SlotCount => Groups * Quads(InPerGroup);
 
     /// <summary>
-    /// The slots this op packs itself, [First, First + Count): all of them, unless producers pack the rest in their
-    /// epilogues (a stride-2 unit's concat: its convolution's half is packed there, the average pool's half here).
+    /// The slots this op packs itself, its first ones: all of them, unless producers pack the rest in their epilogues
+    /// (a stride-2 unit's concat: its convolution's half is packed there, the average pool's half, first, here).
     /// </summary>
-    public (int First, int Count) OwnSlots
+    public int OwnSlots
     {
-        get => _ownSlots ?? (0, SlotCount);
+        get => _ownSlots ?? SlotCount;
         init => _ownSlots = value;
     }
 
-    private readonly (int First, int Count)? _ownSlots;
+    private readonly int? _ownSlots;
 
     /// <summary>The producers whose epilogues pack the slots this op does not (for the generated plan's comments).</summary>
     public IReadOnlyList<string> PackedBy { get; init; } = new string[0];
 
-    public override bool Runs => OwnSlots.Count > 0;
+    public override bool Runs => OwnSlots > 0;
 
     /// <summary>32-bit slots per pixel of the quantized copy of <paramref name="channels"/> channels in <paramref name="groups"/> groups.</summary>
     public static int PackedChannels(int channels, int groups) => groups * Quads(channels / groups);

@@ -16,7 +16,7 @@ internal static class SlotFusion
     /// <paramref name="quantize"/>, with the slots its producers will pack taken out of its own (a step of none at all
     /// when they pack every slot); those producers in <paramref name="ops"/> are replaced by copies that pack them.
     /// Unchanged when the input is read through a table, or when the slots cannot be split cleanly between producers
-    /// and the step (a slot mixing both, or the step's slots not one range).
+    /// and the step (a slot mixing both, or the step's slots not its first ones).
     /// </summary>
     public static QuantizeOp Quantize(List<OpNode> ops, QuantizeOp quantize)
     {
@@ -46,7 +46,8 @@ internal static class SlotFusion
         }
         if (packers.Count == 0) return quantize;
 
-        // Each slot is the producers' or the step's, never both; the step's are one range.
+        // Each slot is the producers' or the step's, never both; the step's are its first ones (the pool's half of a
+        // concat comes first), so a team splits them as it splits any quantize step.
         int quads = QuantizeOp.Quads(inPerGroup);
         var packed = new bool?[quantize.SlotCount];
         for (int c = 0; c < count; c++)
@@ -56,15 +57,10 @@ internal static class SlotFusion
             if (packed[slot] is bool seen && seen != byProducer) return quantize;
             packed[slot] = byProducer;
         }
-        int first = -1, last = -1;
-        for (int s = 0; s < packed.Length; s++)
-        {
-            if (packed[s] == true) continue;
-            if (first < 0) first = s;
-            last = s;
-        }
-        for (int s = first; s >= 0 && s <= last; s++)
-            if (packed[s] == true) return quantize;
+        int own = 0;
+        while (own < packed.Length && packed[own] == false) own++;
+        for (int s = own; s < packed.Length; s++)
+            if (packed[s] == false) return quantize;
 
         var names = new List<string>();
         foreach (int w in packers)
@@ -78,7 +74,7 @@ internal static class SlotFusion
         {
             Step = quantize.Step,
             InputPlanes = quantize.InputPlanes,
-            OwnSlots = first < 0 ? (0, 0) : (first, last - first + 1),
+            OwnSlots = own,
             PackedBy = names,
         };
     }

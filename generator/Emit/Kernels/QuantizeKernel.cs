@@ -42,7 +42,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
     public string Name => TableKernels.Name(GeometryName, _op.InputPlanes, _op.OutputPlanes);
 
     /// <summary>The slots of four channels, group by group: each packs planes of its own, so a team splits by them.</summary>
-    public int WorkItems => _op.OwnSlots.Count;
+    public int WorkItems => _op.OwnSlots;
 
     /// <summary>Every table kernel of one geometry runs the same width methods, so <c>KernelPaths</c> reports them once.</summary>
     public string PathKey => TableKernels.PathKey(GeometryName, _op.InputPlanes, _op.OutputPlanes);
@@ -59,12 +59,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
         $"{KernelEmitters.Packer}.Quantize(tensors, \"{_op.Convolution}\", {KernelEmitters.PackedSpan(_op)});";
 
     public string CallStatement() =>
-        $"{Name}({OperandRefs.Of(_op.Input, _op.InputPlanes.IsTable ? 0 : _op.InputPlanes.ContiguousStart)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)}, {OwnRange});";
-
-    /// <summary>The step's range of slots: the team's part, shifted past the slots producers pack where those come first.</summary>
-    private string OwnRange => _op.OwnSlots.First == 0
-        ? WorkRange.Arguments
-        : $"new({WorkRange.Start} + {_op.OwnSlots.First}, {WorkRange.Stop} + {_op.OwnSlots.First})";
+        $"{Name}({OperandRefs.Of(_op.Input, _op.InputPlanes.IsTable ? 0 : _op.InputPlanes.ContiguousStart)}, {OperandRefs.Of(_op.Output)}, {OperandRefs.Weights(_op)}, {WorkRange.Arguments});";
 
     /// <summary>The widths this model has, widest first, each with the pixels it needs.</summary>
     private IEnumerable<(string Vector, int Lanes)> Widths => _widths.WidestFirst();
