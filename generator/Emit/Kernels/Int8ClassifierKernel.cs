@@ -50,7 +50,7 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
             foreach (var (vector, lanes) in Widths)
             {
                 if (vector == "Vector128") text.Append($"\"Vector128, \" + {Int8Simd}.DotPath128");
-                else text.Append($"{RuntimeChecks.Accelerated(vector)} ? \"{vector}, \" + {Int8Simd}.DotPath{lanes * 32} : ");
+                else text.Append($"{Int8PointwiseKernel.Int8FamilyCondition(vector)} ? \"{vector}, \" + {Int8Simd}.DotPath{lanes * 32} : ");
             }
             return text.ToString();
         }
@@ -71,7 +71,7 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
     {
         int classes = _op.OutFeatures;
         var widths = new List<(string Vector, int Lanes)>(Widths);
-        var variants = widths.Select((width, i) => new KernelVariant(i == widths.Count - 1 ? null : RuntimeChecks.Accelerated(width.Vector), Method(width.Vector), width.Vector)).ToList();
+        var variants = widths.Select((width, i) => new KernelVariant(i == widths.Count - 1 ? null : Int8PointwiseKernel.Int8FamilyCondition(width.Vector), Method(width.Vector), width.Vector)).ToList();
         KernelSyntax.EmitDispatcher(w, $"Fully connected layer in int8, {_op.InFeatures} features to {classes} logits: {Slots} slots of four int8 weights per class, int32 sums.",
             Name + "(" + Parameters + ")", "ref source, ref weights, ref logits", variants);
         foreach (var (vector, lanes) in widths)
@@ -91,13 +91,42 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
         w.Line("ref int rows = ref Unsafe.As<float, int>(ref weights);");
         w.Line($"ref float scales = ref Unsafe.Add(ref weights, {scales});");
         w.Line($"ref float biases = ref Unsafe.Add(ref weights, {scales + _op.OutFeatures});");
-        using (Loop.Open(w, "o", 0, _op.OutFeatures))
+        // Classes four at a time, a sum each: one chain per class would wait on the dot product's latency (VPDPBUSD's
+        // is about 5 cycles) at every step, and the four share each load of the features. The last four end at the last
+        // class, recomputing some of the previous four when the count is no multiple of four: each logit is computed
+        // alone, from whole-number sums, so it comes out the same either time.
+        int classes = _op.OutFeatures;
+        if (classes < ClassesTogether)
         {
+            using (Loop.Open(w, "o", 0, classes))
+            {
+                w.Line($"ref int row = ref Unsafe.Add(ref rows, o * {Slots});");
+                w.Line($"var sum = {vector}<int>.Zero;");
+                using (Loop.Open(w, "i", 0, Slots, lanes))
+                    w.Line($"sum = {Int8Simd}.DotAdd(sum, {vector}.LoadUnsafe(ref features, (nuint)i), {vector}.LoadUnsafe(ref row, (nuint)i));");
+                w.Line($"Unsafe.Add(ref logits, o) = {Int8Simd}.Dequantize({vector}.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));");
+            }
+            return;
+        }
+        using (Loop.Open(w, "n", 0, (classes + ClassesTogether - 1) / ClassesTogether))
+        {
+            w.Line(classes % ClassesTogether == 0 ? $"int o = n * {ClassesTogether};" : $"int o = Math.Min(n * {ClassesTogether}, {classes - ClassesTogether});");
             w.Line($"ref int row = ref Unsafe.Add(ref rows, o * {Slots});");
-            w.Line($"var sum = {vector}<int>.Zero;");
+            for (int c = 0; c < ClassesTogether; c++) w.Line($"var sum{c} = {vector}<int>.Zero;");
             using (Loop.Open(w, "i", 0, Slots, lanes))
-                w.Line($"sum = {Int8Simd}.DotAdd(sum, {vector}.LoadUnsafe(ref features, (nuint)i), {vector}.LoadUnsafe(ref row, (nuint)i));");
-            w.Line($"Unsafe.Add(ref logits, o) = {Int8Simd}.Dequantize({vector}.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));");
+            {
+                w.Line($"var x = {vector}.LoadUnsafe(ref features, (nuint)i);");
+                for (int c = 0; c < ClassesTogether; c++)
+                    w.Line($"sum{c} = {Int8Simd}.DotAdd(sum{c}, x, {vector}.LoadUnsafe(ref row, {(c == 0 ? "(nuint)i" : $"(nuint)({c * Slots} + i)")}));");
+            }
+            for (int c = 0; c < ClassesTogether; c++)
+            {
+                string o = c == 0 ? "o" : $"o + {c}";
+                w.Line($"Unsafe.Add(ref logits, {o}) = {Int8Simd}.Dequantize({vector}.Sum(sum{c}), featureScale * Unsafe.Add(ref scales, {o}), Unsafe.Add(ref biases, {o}));");
+            }
         }
     }
+
+    /// <summary>Classes whose dot products run interleaved, each on its own accumulator.</summary>
+    private const int ClassesTogether = 4;
 }
