@@ -152,7 +152,7 @@ public static class Int8Family
         foreach (var family in Names)
         {
             if (!IsSupported(family)) continue;
-            reason = $"{(Vendor.Length == 0 ? "no x86 vendor" : Vendor)}: the widest family this core runs";
+            reason = $"{(Vendor.Length == 0 ? "no CPUID (not x86, or hardware intrinsics off)" : Vendor)}: the widest family this core runs";
             return family;
         }
         throw new InvalidOperationException("unreachable: the portable family is always supported");

@@ -312,7 +312,14 @@ public class Int8KernelTests
         var match = ClassifierName.Match(method.Name);
         int features = Int(match.Groups[1]), classes = Int(match.Groups[2]);
         var quantize = type.GetMethod("QuantizeFeatures_" + features, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate<FeatureQuantizeCall>();
-        var classify = method.CreateDelegate<ClassifierCall>();
+        // The dispatcher, then each variant this core accelerates (VNNI's four-classes-at-a-time one too, where the
+        // dispatcher never picks it: its integers are the same on any dot product).
+        var suffixes = new List<string> { "V128" };
+        if (Vector256.IsHardwareAccelerated) suffixes.AddRange(new[] { "V256", "V256Vnni" });
+        if (Vector512.IsHardwareAccelerated) suffixes.Add("V512");
+        var kernels = suffixes.Select(suffix => type.GetMethod($"{method.Name}_{suffix}", BindingFlags.NonPublic | BindingFlags.Static))
+            .OfType<MethodInfo>().Prepend(method).ToList();
+        Assert.Equal(suffixes.Count + 1, kernels.Count);
         int rowSlots = (((features + 3) / 4) + 15) / 16 * 16;
         var random = new Random(model.Length * 13 + 5);
 
@@ -344,8 +351,12 @@ public class Int8KernelTests
             var quantized = new float[rowSlots + 1];
             Array.Fill(quantized, BitConverter.Int32BitsToSingle(unchecked((int)0xDEADBEEF)));
             quantize(ref x[0], ref quantized[0]);
-            var logits = new float[classes];
-            classify(ref quantized[0], ref packed[0], ref logits[0]);
+            var logitsOf = kernels.Select(kernel =>
+            {
+                var logits = new float[classes];
+                kernel.CreateDelegate<ClassifierCall>()(ref quantized[0], ref packed[0], ref logits[0]);
+                return (kernel.Name, Logits: logits);
+            }).ToList();
 
             // The reference, written plainly.
             float largest = x.Where(float.IsFinite).DefaultIfEmpty(0f).Max();
@@ -363,16 +374,19 @@ public class Int8KernelTests
             }
             Assert.Equal(BitConverter.SingleToInt32Bits(scale), BitConverter.SingleToInt32Bits(quantized[rowSlots]));
 
-            for (int o = 0; o < classes; o++)
+            foreach (var (kernel, logits) in logitsOf)
             {
-                int sum = 0;
-                for (int i = 0; i < features; i++) sum += q[i] * (sbyte)(words[o * rowSlots + i / 4] >> (8 * (i % 4)));
-                float expected = MathF.FusedMultiplyAdd(sum, scale * packed[classes * rowSlots + o], packed[classes * rowSlots + classes + o]);
-                if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(logits[o]) && !(float.IsNaN(expected) && float.IsNaN(logits[o])))
-                    Assert.Fail($"{method.Name} {kind}: class {o}: expected {expected:R}, kernel wrote {logits[o]:R}");
+                for (int o = 0; o < classes; o++)
+                {
+                    int sum = 0;
+                    for (int i = 0; i < features; i++) sum += q[i] * (sbyte)(words[o * rowSlots + i / 4] >> (8 * (i % 4)));
+                    float expected = MathF.FusedMultiplyAdd(sum, scale * packed[classes * rowSlots + o], packed[classes * rowSlots + classes + o]);
+                    if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(logits[o]) && !(float.IsNaN(expected) && float.IsNaN(logits[o])))
+                        Assert.Fail($"{kernel} {kind}: class {o}: expected {expected:R}, kernel wrote {logits[o]:R}");
+                }
+                if (kind == "zero") Assert.Equal(packed.AsSpan(classes * rowSlots + classes, classes).ToArray(), logits);
+                if (kind == "nan") Assert.All(logits, l => Assert.True(float.IsNaN(l)));
             }
-            if (kind == "zero") Assert.Equal(packed.AsSpan(classes * rowSlots + classes, classes).ToArray(), logits);
-            if (kind == "nan") Assert.All(logits, l => Assert.True(float.IsNaN(l)));
         }
     }
 

@@ -63,7 +63,10 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
     }
 
     /// <summary>A wider variant runs only when the CPU's int8 family says so (see <c>ShuffleNetGen.Kernels.Int8Family</c>), not wherever the width is accelerated.</summary>
-    protected override string VariantCondition(Width width) => width == V256Vnni ? $"{Int8Family}.YmmVnni" : Int8FamilyCondition(width.Vector);
+    protected override string VariantCondition(Width width) => Int8FamilyCondition(width);
+
+    /// <summary>The check that picks an int8 kernel's <paramref name="width"/> variant (<see cref="PointwiseKernelBase.V256Vnni"/>: the 256-bit VNNI family runs).</summary>
+    internal static string Int8FamilyCondition(Width width) => width == V256Vnni ? $"{Int8Family}.YmmVnni" : Int8FamilyCondition(width.Vector);
 
     /// <summary>
     /// The 256-bit VNNI family gets a walk of its own, 4 × 24 tiles (12 accumulators, enough for VPDPBUSD's latency)

@@ -876,7 +876,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("QuantizeFeatures_240", "scalar"),
-        new("Int8Linear_240to10", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Vector512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Vector256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Vector128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Linear_240to10", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Linear_240to10_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Linear_240to10_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Linear_240to10_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Int8Linear_240to10_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
     };
 
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
@@ -3350,6 +3350,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Int8Linear_240to10(ref float source, ref float weights, ref float logits)
     {
         if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Linear_240to10_V512(ref source, ref weights, ref logits);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Linear_240to10_V256Vnni(ref source, ref weights, ref logits);
         else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Linear_240to10_V256(ref source, ref weights, ref logits);
         else Int8Linear_240to10_V128(ref source, ref weights, ref logits);
     }
@@ -3362,31 +3363,20 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        for (int n = 0; n < 3; n++)
+        for (int o = 0; o < 10; o++)
         {
-            int o = Math.Min(n * 4, 6);
             ref int row = ref Unsafe.Add(ref rows, o * 64);
-            var sum0 = Vector512<int>.Zero;
-            var sum1 = Vector512<int>.Zero;
-            var sum2 = Vector512<int>.Zero;
-            var sum3 = Vector512<int>.Zero;
+            var sum = Vector512<int>.Zero;
             for (int i = 0; i < 64; i += 16)
             {
-                var x = Vector512.LoadUnsafe(ref features, (nuint)i);
-                sum0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0, x, Vector512.LoadUnsafe(ref row, (nuint)i));
-                sum1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1, x, Vector512.LoadUnsafe(ref row, (nuint)(64 + i)));
-                sum2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2, x, Vector512.LoadUnsafe(ref row, (nuint)(128 + i)));
-                sum3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3, x, Vector512.LoadUnsafe(ref row, (nuint)(192 + i)));
+                sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector512.LoadUnsafe(ref features, (nuint)i), Vector512.LoadUnsafe(ref row, (nuint)i));
             }
-            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum0), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
-            Unsafe.Add(ref logits, o + 1) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum1), featureScale * Unsafe.Add(ref scales, o + 1), Unsafe.Add(ref biases, o + 1));
-            Unsafe.Add(ref logits, o + 2) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum2), featureScale * Unsafe.Add(ref scales, o + 2), Unsafe.Add(ref biases, o + 2));
-            Unsafe.Add(ref logits, o + 3) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum3), featureScale * Unsafe.Add(ref scales, o + 3), Unsafe.Add(ref biases, o + 3));
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_240to10_V256(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10_V256Vnni(ref float source, ref float weights, ref float logits)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
@@ -3417,6 +3407,26 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10_V256(ref float source, ref float weights, ref float logits)
+    {
+        ref int features = ref Unsafe.As<float, int>(ref source);
+        float featureScale = Unsafe.Add(ref source, 64);
+        ref int rows = ref Unsafe.As<float, int>(ref weights);
+        ref float scales = ref Unsafe.Add(ref weights, 640);
+        ref float biases = ref Unsafe.Add(ref weights, 650);
+        for (int o = 0; o < 10; o++)
+        {
+            ref int row = ref Unsafe.Add(ref rows, o * 64);
+            var sum = Vector256<int>.Zero;
+            for (int i = 0; i < 64; i += 8)
+            {
+                sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref row, (nuint)i));
+            }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Linear_240to10_V128(ref float source, ref float weights, ref float logits)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
@@ -3424,26 +3434,15 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        for (int n = 0; n < 3; n++)
+        for (int o = 0; o < 10; o++)
         {
-            int o = Math.Min(n * 4, 6);
             ref int row = ref Unsafe.Add(ref rows, o * 64);
-            var sum0 = Vector128<int>.Zero;
-            var sum1 = Vector128<int>.Zero;
-            var sum2 = Vector128<int>.Zero;
-            var sum3 = Vector128<int>.Zero;
+            var sum = Vector128<int>.Zero;
             for (int i = 0; i < 64; i += 4)
             {
-                var x = Vector128.LoadUnsafe(ref features, (nuint)i);
-                sum0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0, x, Vector128.LoadUnsafe(ref row, (nuint)i));
-                sum1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1, x, Vector128.LoadUnsafe(ref row, (nuint)(64 + i)));
-                sum2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2, x, Vector128.LoadUnsafe(ref row, (nuint)(128 + i)));
-                sum3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3, x, Vector128.LoadUnsafe(ref row, (nuint)(192 + i)));
+                sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector128.LoadUnsafe(ref features, (nuint)i), Vector128.LoadUnsafe(ref row, (nuint)i));
             }
-            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum0), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
-            Unsafe.Add(ref logits, o + 1) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum1), featureScale * Unsafe.Add(ref scales, o + 1), Unsafe.Add(ref biases, o + 1));
-            Unsafe.Add(ref logits, o + 2) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum2), featureScale * Unsafe.Add(ref scales, o + 2), Unsafe.Add(ref biases, o + 2));
-            Unsafe.Add(ref logits, o + 3) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum3), featureScale * Unsafe.Add(ref scales, o + 3), Unsafe.Add(ref biases, o + 3));
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector128.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
         }
     }
 
