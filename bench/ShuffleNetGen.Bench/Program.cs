@@ -23,6 +23,7 @@ if (args.Contains("--peak"))
 {
     Console.WriteLine($"FMA peak, one core, 12 independent chains, best of 7 x 50 ms: Vector512 {FmaPeak.Gmacs512():F1}, Vector256 {FmaPeak.Gmacs256():F1}, Vector128 {FmaPeak.Gmacs128():F1} GMAC/s");
     var (widest, fp32) = FmaPeak.Widest();
+    Console.WriteLine($"int8 family the kernels run here: {ShuffleNetGen.Kernels.Int8Family.Description}");
     foreach (var (family, gmacs) in Int8Peak.Measure())
         Console.WriteLine($"int8 peak, {family}: {gmacs:F1} GMAC/s, {gmacs / fp32:F2}x the fp32 {widest} FMA peak ({fp32:F1})");
     return;

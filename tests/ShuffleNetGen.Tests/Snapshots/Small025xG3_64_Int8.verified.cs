@@ -848,35 +848,35 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Quantize_g1_6ch_256px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_15ch_16x16", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Quantize_g3_15ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to54_64px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_15to54_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_15to54_64px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_15to54_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_15to54_64px_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_15to54_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_15to54_64px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_15to54_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_60ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_15ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Int8Pointwise_g3_15to60_64px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_15to60_64px_Residual_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_60ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Quantize_g3_30ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_30to60_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to60_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_30to60_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_30to60_16px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_30to60_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_30to60_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_30to60_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_30to60_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_120ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_30to120_16px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_30to120_16px_Residual_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
         new("Quantize_g3_60ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_60to120_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to120_4px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to120_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to120_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to120_4px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to120_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_240ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_240to60_4px_Shuffle3_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_240to60_4px_Shuffle3_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("QuantizeFeatures_240", "scalar"),
-        new("Int8Linear_240to10", Vector512.IsHardwareAccelerated ? "Vector512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Vector256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Vector128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Linear_240to10", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Linear_240to10_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Linear_240to10_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Linear_240to10_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Int8Linear_240to10_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
     };
 
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
@@ -1756,8 +1756,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256Vnni(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -1779,6 +1780,31 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             {
                 Int8Pointwise_Tile_7x48_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 192);
                 Int8Pointwise_Tile_7x16_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 240, 240);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            const int k = 0;
+            int j = item * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 512);
+            ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 4);
+            if (j < 8)
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 216);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 240, 240);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 216);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 240, 240);
+            }
+            else
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 216);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 240, 240);
+                Int8Pointwise_Tile_3x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + j + 4, 0, 240);
             }
         }
     }
@@ -1944,8 +1970,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_15to54_64px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_15to54_64px_Relu_V256Vnni(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_15to54_64px_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_15to54_64px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -1966,6 +1993,29 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             else
             {
                 Int8Pointwise_Tile_2x64_V512<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 0);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g3_15to54_64px_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 3;
+            int j = item % 3 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 128);
+            ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 4);
+            if (j < 16)
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 24);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 48, 48);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 24);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 48, 48);
+            }
+            else
+            {
+                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 32);
             }
         }
     }
@@ -2044,8 +2094,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256Vnni(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -2059,6 +2110,22 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
             ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 7);
             Int8Pointwise_Tile_5x64_V512<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 0);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 1;
+            int j = item % 1 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 320);
+            ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 7);
+            Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 24);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 48, 48);
+            Int8Pointwise_Tile_1x48_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 0, 0);
+            Int8Pointwise_Tile_1x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 48, 48);
         }
     }
 
@@ -2277,8 +2344,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_15to60_64px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_15to60_64px_Residual_Relu_V256Vnni(ref source, ref destination, ref weights, ref residual, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_15to60_64px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
         else Int8Pointwise_g3_15to60_64px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
@@ -2299,6 +2367,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             else
             {
                 Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 0);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V256Vnni(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 3;
+            int j = item % 3 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 128);
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 4);
+            if (j < 16)
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 24);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 48, 48);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 24);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 48, 48);
+            }
+            else
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 24);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 48, 48);
             }
         }
     }
@@ -2424,8 +2516,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256Vnni(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -2446,6 +2539,29 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             else
             {
                 Int8Pointwise_Tile_2x64_V512<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 2;
+            int j = item % 2 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 320);
+            ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 7);
+            if (j < 8)
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 24);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 48, 48);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 24);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 48, 48);
+            }
+            else
+            {
+                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 32);
             }
         }
     }
@@ -2608,8 +2724,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_30to60_16px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_30to60_16px_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_30to60_16px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -2707,8 +2823,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -2857,8 +2973,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_30to120_16px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_30to120_16px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
         else Int8Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
     }
 
@@ -2936,8 +3052,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -3233,8 +3349,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Linear_240to10(ref float source, ref float weights, ref float logits)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Linear_240to10_V512(ref source, ref weights, ref logits);
-        else if (Vector256.IsHardwareAccelerated) Int8Linear_240to10_V256(ref source, ref weights, ref logits);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Linear_240to10_V512(ref source, ref weights, ref logits);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Linear_240to10_V256Vnni(ref source, ref weights, ref logits);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Linear_240to10_V256(ref source, ref weights, ref logits);
         else Int8Linear_240to10_V128(ref source, ref weights, ref logits);
     }
 
@@ -3255,6 +3372,37 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector512.LoadUnsafe(ref features, (nuint)i), Vector512.LoadUnsafe(ref row, (nuint)i));
             }
             Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector512.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10_V256Vnni(ref float source, ref float weights, ref float logits)
+    {
+        ref int features = ref Unsafe.As<float, int>(ref source);
+        float featureScale = Unsafe.Add(ref source, 64);
+        ref int rows = ref Unsafe.As<float, int>(ref weights);
+        ref float scales = ref Unsafe.Add(ref weights, 640);
+        ref float biases = ref Unsafe.Add(ref weights, 650);
+        for (int n = 0; n < 3; n++)
+        {
+            int o = Math.Min(n * 4, 6);
+            ref int row = ref Unsafe.Add(ref rows, o * 64);
+            var sum0 = Vector256<int>.Zero;
+            var sum1 = Vector256<int>.Zero;
+            var sum2 = Vector256<int>.Zero;
+            var sum3 = Vector256<int>.Zero;
+            for (int i = 0; i < 64; i += 8)
+            {
+                var x = Vector256.LoadUnsafe(ref features, (nuint)i);
+                sum0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0, x, Vector256.LoadUnsafe(ref row, (nuint)i));
+                sum1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1, x, Vector256.LoadUnsafe(ref row, (nuint)(64 + i)));
+                sum2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2, x, Vector256.LoadUnsafe(ref row, (nuint)(128 + i)));
+                sum3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3, x, Vector256.LoadUnsafe(ref row, (nuint)(192 + i)));
+            }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum0), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+            Unsafe.Add(ref logits, o + 1) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum1), featureScale * Unsafe.Add(ref scales, o + 1), Unsafe.Add(ref biases, o + 1));
+            Unsafe.Add(ref logits, o + 2) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum2), featureScale * Unsafe.Add(ref scales, o + 2), Unsafe.Add(ref biases, o + 2));
+            Unsafe.Add(ref logits, o + 3) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum3), featureScale * Unsafe.Add(ref scales, o + 3), Unsafe.Add(ref biases, o + 3));
         }
     }
 
@@ -4461,6 +4609,121 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>4 × 24 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+        where TShape : struct, Int8Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        for (int p = start; p <= last; p += 24)
+        {
+            var sum0x0 = Vector256<int>.Zero;
+            var sum0x1 = Vector256<int>.Zero;
+            var sum0x2 = Vector256<int>.Zero;
+            var sum1x0 = Vector256<int>.Zero;
+            var sum1x1 = Vector256<int>.Zero;
+            var sum1x2 = Vector256<int>.Zero;
+            var sum2x0 = Vector256<int>.Zero;
+            var sum2x1 = Vector256<int>.Zero;
+            var sum2x2 = Vector256<int>.Zero;
+            var sum3x0 = Vector256<int>.Zero;
+            var sum3x1 = Vector256<int>.Zero;
+            var sum3x2 = Vector256<int>.Zero;
+            ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
+            ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
+            for (int q = 0; q < TShape.Quads; q++)
+            {
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var w0 = Vector256.Create(wk);
+                sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
+                sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
+                sum0x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x2, x2, w0);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
+                sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
+                sum1x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x2, x2, w1);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
+                sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
+                sum2x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x2, x2, w2);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
+                sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
+                sum3x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x2, x2, w3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            var scale0 = Vector256.Create(bias);
+            var shift0 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 0));
+            var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
+            var acc0x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x1, scale0, shift0);
+            var acc0x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x2, scale0, shift0);
+            var scale1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var shift1 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 1));
+            var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
+            var acc1x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x1, scale1, shift1);
+            var acc1x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x2, scale1, shift1);
+            var scale2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var shift2 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 2));
+            var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
+            var acc2x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x1, scale2, shift2);
+            var acc2x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x2, scale2, shift2);
+            var scale3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var shift3 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 3));
+            var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
+            var acc3x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x1, scale3, shift3);
+            var acc3x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x2, scale3, shift3);
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+        }
+    }
+
     /// <summary>4 × 16 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
@@ -4629,7 +4892,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
         else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
     }
 
@@ -6121,7 +6384,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
         else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
     }
 
