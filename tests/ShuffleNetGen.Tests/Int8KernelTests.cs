@@ -282,7 +282,7 @@ public class Int8KernelTests
     }
 
     private delegate void FeatureQuantizeCall(ref float source, ref float destination);
-    private delegate void ClassifierCall(ref float source, ref float weights, ref float logits);
+    private delegate void ClassifierCall(ref float source, ref float weights, ref float logits, WorkPart part);
 
     private static readonly Regex ClassifierName = new(@"^Int8Linear_(\d+)to(\d+)$");
 
@@ -333,7 +333,10 @@ public class Int8KernelTests
             Array.Fill(quantized, BitConverter.Int32BitsToSingle(unchecked((int)0xDEADBEEF)));
             quantize(ref x[0], ref quantized[0]);
             var logits = new float[classes];
-            classify(ref quantized[0], ref packed[0], ref logits[0]);
+            // Every class, in two parts (blocks of four classes) as a two-thread team runs them.
+            int blocks = (classes + 3) / 4;
+            foreach (var part in new[] { new WorkPart(0, blocks / 2), new WorkPart(blocks / 2, blocks) })
+                classify(ref quantized[0], ref packed[0], ref logits[0], part);
 
             // The reference, written plainly.
             float largest = x.Where(float.IsFinite).DefaultIfEmpty(0f).Max();

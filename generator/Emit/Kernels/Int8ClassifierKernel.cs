@@ -30,8 +30,11 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.InFeatures}to{_op.OutFeatures}";
 
-    /// <summary>Not split: the op is small (the calling thread runs it alone in a team).</summary>
-    public int WorkItems => 1;
+    /// <summary>
+    /// Blocks of <see cref="HeadSums.Lanes"/> classes, as the float classifier's: each class's integer sum is the same
+    /// whichever thread computes it, and streaming the rows on two cores is faster than on one.
+    /// </summary>
+    public int WorkItems => HeadSums.WorkItems(_op.OutFeatures);
 
     public string PathKey => Name;
 
@@ -56,14 +59,14 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
         }
     }
 
-    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Weights(_op)}, {OperandRefs.Of(_op.Output)});";
+    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Weights(_op)}, {OperandRefs.Of(_op.Output)}, {WorkRange.Arguments});";
 
     public string? PackStatement =>
         $"{KernelEmitters.Packer}.Int8Linear(tensors, \"{_op.Name}\", {_op.InFeatures}, {_op.OutFeatures}, {Slots}, {KernelEmitters.PackedSpan(_op)});";
 
     public IReadOnlyList<SharedDefinition> SharedDefinitions => SharedDefinition.None;
 
-    private const string Parameters = "ref float source, ref float weights, ref float logits";
+    private const string Parameters = "ref float source, ref float weights, ref float logits, " + WorkRange.Parameters;
 
     private string Method(string vector) => $"{Name}_{vector.Replace("Vector", "V")}";
 
@@ -73,7 +76,7 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
         var widths = new List<(string Vector, int Lanes)>(Widths);
         var variants = widths.Select((width, i) => new KernelVariant(i == widths.Count - 1 ? null : RuntimeChecks.Accelerated(width.Vector), Method(width.Vector), width.Vector)).ToList();
         KernelSyntax.EmitDispatcher(w, $"Fully connected layer in int8, {_op.InFeatures} features to {classes} logits: {Slots} slots of four int8 weights per class, int32 sums.",
-            Name + "(" + Parameters + ")", "ref source, ref weights, ref logits", variants);
+            Name + "(" + Parameters + ")", "ref source, ref weights, ref logits, " + WorkRange.Arguments, variants);
         foreach (var (vector, lanes) in widths)
         {
             w.Line(KernelSyntax.Optimized);
@@ -91,7 +94,7 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
         w.Line("ref int rows = ref Unsafe.As<float, int>(ref weights);");
         w.Line($"ref float scales = ref Unsafe.Add(ref weights, {scales});");
         w.Line($"ref float biases = ref Unsafe.Add(ref weights, {scales + _op.OutFeatures});");
-        using (Loop.Open(w, "o", 0, _op.OutFeatures))
+        using (w.Open($"for (int o = {WorkRange.Start} * {HeadSums.Lanes}; o < Math.Min({WorkRange.Stop} * {HeadSums.Lanes}, {_op.OutFeatures}); o++)"))
         {
             w.Line($"ref int row = ref Unsafe.Add(ref rows, o * {Slots});");
             w.Line($"var sum = {vector}<int>.Zero;");
