@@ -51,6 +51,17 @@ if (args.Contains("--qdq-anchor"))
     return;
 }
 
+if (args.Contains("--trace"))
+{
+    // Where a team's pass spends its time: per op and thread, the wait for the op before, the work, and the hand-over.
+    int threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).DefaultIfEmpty(2).First();
+    if (args.SkipWhile(a => a != "--trace").Skip(1).FirstOrDefault() == "g3_1x_224_int8")
+        ThreadScaling.Trace(G3One224Int8.CreateRandom(2024), G3One224Int8.InputLength, G3One224Int8.Classes, G3One224Int8.BenchmarkOpNames, threads);
+    else
+        ThreadScaling.Trace(G3One224.CreateRandom(2024), G3One224.InputLength, G3One224.Classes, G3One224.BenchmarkOpNames, threads);
+    return;
+}
+
 if (args.Contains("--ops") && args.Contains("--threads"))
 {
     // Per-op parallel efficiency: each op alone at one thread and split on a team, alternated (1x g = 3, its int8 twin, or v2_x1_0_224).

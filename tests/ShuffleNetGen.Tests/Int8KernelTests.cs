@@ -294,7 +294,7 @@ public class Int8KernelTests
     }
 
     private delegate void FeatureQuantizeCall(ref float source, ref float destination);
-    private delegate void ClassifierCall(ref float source, ref float weights, ref float logits);
+    private delegate void ClassifierCall(ref float source, ref float weights, ref float logits, WorkPart part);
 
     private static readonly Regex ClassifierName = new(@"^Int8Linear_(\d+)to(\d+)$");
 
@@ -351,10 +351,14 @@ public class Int8KernelTests
             var quantized = new float[rowSlots + 1];
             Array.Fill(quantized, BitConverter.Int32BitsToSingle(unchecked((int)0xDEADBEEF)));
             quantize(ref x[0], ref quantized[0]);
+            // Every class, in two parts (blocks of four classes) as a two-thread team runs them.
+            int blocks = (classes + 3) / 4;
             var logitsOf = kernels.Select(kernel =>
             {
                 var logits = new float[classes];
-                kernel.CreateDelegate<ClassifierCall>()(ref quantized[0], ref packed[0], ref logits[0]);
+                var call = kernel.CreateDelegate<ClassifierCall>();
+                foreach (var part in new[] { new WorkPart(0, blocks / 2), new WorkPart(blocks / 2, blocks) })
+                    call(ref quantized[0], ref packed[0], ref logits[0], part);
                 return (kernel.Name, Logits: logits);
             }).ToList();
 

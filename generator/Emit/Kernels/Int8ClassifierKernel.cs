@@ -30,9 +30,6 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
 
     public string Name => $"{Prefix}{_op.InFeatures}to{_op.OutFeatures}";
 
-    /// <summary>Not split: the op is small (the calling thread runs it alone in a team).</summary>
-    public int WorkItems => 1;
-
     public string PathKey => Name;
 
     private int Slots => LinearOp.RowSlots(_op.InFeatures);
@@ -71,14 +68,20 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
         }
     }
 
-    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Weights(_op)}, {OperandRefs.Of(_op.Output)});";
+    /// <summary>
+    /// Blocks of <see cref="HeadSums.Lanes"/> classes, as the float classifier's: each class's integer sum is the same
+    /// whichever thread computes it, and streaming the rows on two cores is faster than on one.
+    /// </summary>
+    public int WorkItems => HeadSums.WorkItems(_op.OutFeatures);
+
+    public string CallStatement() => $"{Name}({OperandRefs.Of(_op.Input)}, {OperandRefs.Weights(_op)}, {OperandRefs.Of(_op.Output)}, {WorkRange.Arguments});";
 
     public string? PackStatement =>
         $"{KernelEmitters.Packer}.Int8Linear(tensors, \"{_op.Name}\", {_op.InFeatures}, {_op.OutFeatures}, {Slots}, {KernelEmitters.PackedSpan(_op)});";
 
     public IReadOnlyList<SharedDefinition> SharedDefinitions => SharedDefinition.None;
 
-    private const string Parameters = "ref float source, ref float weights, ref float logits";
+    private const string Parameters = "ref float source, ref float weights, ref float logits, " + WorkRange.Parameters;
 
     private string Method(string suffix) => $"{Name}_{suffix}";
 
@@ -87,7 +90,7 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
         int classes = _op.OutFeatures;
         var variants = Variants;
         KernelSyntax.EmitDispatcher(w, $"Fully connected layer in int8, {_op.InFeatures} features to {classes} logits: {Slots} slots of four int8 weights per class, int32 sums.",
-            Name + "(" + Parameters + ")", "ref source, ref weights, ref logits", variants.Select(v => new KernelVariant(v.Condition, Method(v.Suffix), v.Suffix)).ToList());
+            Name + "(" + Parameters + ")", "ref source, ref weights, ref logits, " + WorkRange.Arguments, variants.Select(v => new KernelVariant(v.Condition, Method(v.Suffix), v.Suffix)).ToList());
         foreach (var (vector, lanes, suffix, _, together) in variants)
         {
             w.Line(KernelSyntax.Optimized);
@@ -106,27 +109,30 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
         w.Line($"ref float scales = ref Unsafe.Add(ref weights, {scales});");
         w.Line($"ref float biases = ref Unsafe.Add(ref weights, {scales + _op.OutFeatures});");
         // Classes four at a time, a sum each: one chain per class would wait on VPDPBUSD's latency (about 5 cycles) at
-        // every step, and the four share each load of the features. The last four end at the last
-        // class, recomputing some of the previous four when the count is no multiple of four: each logit is computed
-        // alone, from whole-number sums, so it comes out the same either time.
+        // every step, and the four share each load of the features. A work item is one block of four classes
+        // (HeadSums.Lanes), so a part's blocks are whole and no class is computed by two threads; a last block of fewer
+        // than four runs its classes one at a time.
         // Only VPDPBUSD's family takes classes together: the VPMADDUBSW+VPMADDWD pair's products do not wait on the sum
         // (only the one-cycle VPADDD chains), and on Zen 3 (madd256) four classes at a time measured slower than one.
         int classes = _op.OutFeatures;
-        if (classes < ClassesTogether || !together)
+        if (!together)
         {
-            using (Loop.Open(w, "o", 0, classes))
-            {
-                w.Line($"ref int row = ref Unsafe.Add(ref rows, o * {Slots});");
-                w.Line($"var sum = {vector}<int>.Zero;");
-                using (Loop.Open(w, "i", 0, Slots, lanes))
-                    w.Line($"sum = {Int8Simd}.DotAdd(sum, {vector}.LoadUnsafe(ref features, (nuint)i), {vector}.LoadUnsafe(ref row, (nuint)i));");
-                w.Line($"Unsafe.Add(ref logits, o) = {Int8Simd}.Dequantize({vector}.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));");
-            }
+            using (w.Open($"for (int o = {WorkRange.Start} * {HeadSums.Lanes}; o < Math.Min({WorkRange.Stop} * {HeadSums.Lanes}, {classes}); o++)"))
+                EmitOneClass(w, vector, lanes);
             return;
         }
-        using (Loop.Open(w, "n", 0, (classes + ClassesTogether - 1) / ClassesTogether))
+        using (w.Open($"for (int n = {WorkRange.Start}; n < {WorkRange.Stop}; n++)"))
         {
-            w.Line(classes % ClassesTogether == 0 ? $"int o = n * {ClassesTogether};" : $"int o = Math.Min(n * {ClassesTogether}, {classes - ClassesTogether});");
+            w.Line($"int o = n * {ClassesTogether};");
+            if (classes % ClassesTogether != 0)
+            {
+                using (w.Open($"if (o > {classes - ClassesTogether})"))
+                {
+                    using (w.Open($"for (; o < {classes}; o++)"))
+                        EmitOneClass(w, vector, lanes, "lastRow");
+                    w.Line("break;");
+                }
+            }
             w.Line($"ref int row = ref Unsafe.Add(ref rows, o * {Slots});");
             for (int c = 0; c < ClassesTogether; c++) w.Line($"var sum{c} = {vector}<int>.Zero;");
             using (Loop.Open(w, "i", 0, Slots, lanes))
@@ -141,6 +147,16 @@ internal sealed class Int8ClassifierKernel : IKernelEmitter
                 w.Line($"Unsafe.Add(ref logits, {o}) = {Int8Simd}.Dequantize({vector}.Sum(sum{c}), featureScale * Unsafe.Add(ref scales, {o}), Unsafe.Add(ref biases, {o}));");
             }
         }
+    }
+
+    /// <summary>One class's sum; <paramref name="row"/> names its weight row apart from an enclosing block's.</summary>
+    private void EmitOneClass(SourceWriter w, string vector, int lanes, string row = "row")
+    {
+        w.Line($"ref int {row} = ref Unsafe.Add(ref rows, o * {Slots});");
+        w.Line($"var sum = {vector}<int>.Zero;");
+        using (Loop.Open(w, "i", 0, Slots, lanes))
+            w.Line($"sum = {Int8Simd}.DotAdd(sum, {vector}.LoadUnsafe(ref features, (nuint)i), {vector}.LoadUnsafe(ref {row}, (nuint)i));");
+        w.Line($"Unsafe.Add(ref logits, o) = {Int8Simd}.Dequantize({vector}.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));");
     }
 
     /// <summary>Classes whose dot products run interleaved, each on its own accumulator.</summary>

@@ -924,7 +924,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 2, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 60, 15, 6, 30, 9, 9, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 120, 30, 9, 60, 15, 15, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 2, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 60, 15, 6, 30, 9, 9, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 120, 30, 9, 60, 15, 15, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 1, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 5, 24, 9, 4, 18, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 18, 9, 39, 5, 2, 10, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 9, 5, 39, 3, 1, 10, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -1042,7 +1042,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             // Head
             case 85: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 86: QuantizeFeatures_240(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
-            case 87: Int8Linear_240to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+            case 87: Int8Linear_240to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -3347,23 +3347,23 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Fully connected layer in int8, 240 features to 10 logits: 64 slots of four int8 weights per class, int32 sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Linear_240to10(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10(ref float source, ref float weights, ref float logits, Part part)
     {
-        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Linear_240to10_V512(ref source, ref weights, ref logits);
-        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Linear_240to10_V256Vnni(ref source, ref weights, ref logits);
-        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Linear_240to10_V256(ref source, ref weights, ref logits);
-        else Int8Linear_240to10_V128(ref source, ref weights, ref logits);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Linear_240to10_V512(ref source, ref weights, ref logits, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Linear_240to10_V256Vnni(ref source, ref weights, ref logits, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Linear_240to10_V256(ref source, ref weights, ref logits, part);
+        else Int8Linear_240to10_V128(ref source, ref weights, ref logits, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_240to10_V512(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10_V512(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 64);
             var sum = Vector512<int>.Zero;
@@ -3376,16 +3376,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_240to10_V256Vnni(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10_V256Vnni(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        for (int n = 0; n < 3; n++)
+        for (int n = part.Start; n < part.Stop; n++)
         {
-            int o = Math.Min(n * 4, 6);
+            int o = n * 4;
+            if (o > 6)
+            {
+                for (; o < 10; o++)
+                {
+                    ref int lastRow = ref Unsafe.Add(ref rows, o * 64);
+                    var sum = Vector256<int>.Zero;
+                    for (int i = 0; i < 64; i += 8)
+                    {
+                        sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref lastRow, (nuint)i));
+                    }
+                    Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                }
+                break;
+            }
             ref int row = ref Unsafe.Add(ref rows, o * 64);
             var sum0 = Vector256<int>.Zero;
             var sum1 = Vector256<int>.Zero;
@@ -3407,14 +3421,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_240to10_V256(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10_V256(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 64);
             var sum = Vector256<int>.Zero;
@@ -3427,14 +3441,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_240to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 64);
             var sum = Vector128<int>.Zero;

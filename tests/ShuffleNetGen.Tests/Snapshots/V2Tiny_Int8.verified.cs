@@ -446,7 +446,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 12, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 24, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 12, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 24, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 1, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -497,7 +497,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             case 29: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
             case 30: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 31: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
-            case 32: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+            case 32: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -1652,23 +1652,23 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Fully connected layer in int8, 64 features to 10 logits: 16 slots of four int8 weights per class, int32 sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Linear_64to10(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_64to10(ref float source, ref float weights, ref float logits, Part part)
     {
-        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Linear_64to10_V512(ref source, ref weights, ref logits);
-        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Linear_64to10_V256Vnni(ref source, ref weights, ref logits);
-        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Linear_64to10_V256(ref source, ref weights, ref logits);
-        else Int8Linear_64to10_V128(ref source, ref weights, ref logits);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Linear_64to10_V512(ref source, ref weights, ref logits, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Linear_64to10_V256Vnni(ref source, ref weights, ref logits, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Linear_64to10_V256(ref source, ref weights, ref logits, part);
+        else Int8Linear_64to10_V128(ref source, ref weights, ref logits, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_64to10_V512(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_64to10_V512(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 16);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 160);
         ref float biases = ref Unsafe.Add(ref weights, 170);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 16);
             var sum = Vector512<int>.Zero;
@@ -1681,16 +1681,30 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_64to10_V256Vnni(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_64to10_V256Vnni(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 16);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 160);
         ref float biases = ref Unsafe.Add(ref weights, 170);
-        for (int n = 0; n < 3; n++)
+        for (int n = part.Start; n < part.Stop; n++)
         {
-            int o = Math.Min(n * 4, 6);
+            int o = n * 4;
+            if (o > 6)
+            {
+                for (; o < 10; o++)
+                {
+                    ref int lastRow = ref Unsafe.Add(ref rows, o * 16);
+                    var sum = Vector256<int>.Zero;
+                    for (int i = 0; i < 16; i += 8)
+                    {
+                        sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref lastRow, (nuint)i));
+                    }
+                    Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                }
+                break;
+            }
             ref int row = ref Unsafe.Add(ref rows, o * 16);
             var sum0 = Vector256<int>.Zero;
             var sum1 = Vector256<int>.Zero;
@@ -1712,14 +1726,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_64to10_V256(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_64to10_V256(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 16);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 160);
         ref float biases = ref Unsafe.Add(ref weights, 170);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 16);
             var sum = Vector256<int>.Zero;
@@ -1732,14 +1746,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_64to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_64to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 16);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 160);
         ref float biases = ref Unsafe.Add(ref weights, 170);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 16);
             var sum = Vector128<int>.Zero;
