@@ -250,25 +250,24 @@ internal sealed class StemConvolutionKernel : WindowKernel
             {
                 w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {InPixels});");
                 w.Line("ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);");
-                for (int ky = 0; ky < 3; ky++)
+                // A loop over the window's rows, not one copy of the taps per row: a third of the source (the rows are
+                // the same code but for their offsets), with the same multiply-adds in the same order.
+                using (w.Open("for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)"))
                 {
-                    string? condition = ky switch { 0 => "above", 2 => "below", _ => null };
-                    using (condition is null ? default : w.Open($"if ({condition})"))
-                    {
-                        // in{ky} is the centre tap of the first column. The left taps load from one input column before
-                        // it (stride 1) or two (stride 2, their odd lanes), except at the left edge, where that is the
-                        // padding: they are the column to their right (stride 1: the centre taps; stride 2: the right
-                        // ones) shifted one lane, with the padding's zero.
-                        w.Line($"ref float in{ky} = ref Unsafe.Add(ref inputPlane, row{ky} + {(s == 1 ? "ox" : $"ox * {s}")});");
-                        int left = ky * 3, centre = left + 1, right = left + 2;
-                        w.Line($"var x{centre} = {(s == 1 ? $"{V}.LoadUnsafe(ref in{ky})" : $"Simd.LoadEven{block.Lanes * 32}(ref in{ky})")};");
-                        w.Line($"var x{right} = {(s == 1 ? $"{V}.LoadUnsafe(ref in{ky}, 1)" : $"Simd.LoadOdd{block.Lanes * 32}(ref in{ky})")};");
-                        string before = s == 1 ? $"{V}.LoadUnsafe(ref Unsafe.Subtract(ref in{ky}, 1))" : $"Simd.LoadOdd{block.Lanes * 32}(ref Unsafe.Subtract(ref in{ky}, 2))";
-                        w.Line($"var x{left} = leftEdge ? Simd.ShiftInZero(x{(s == 1 ? centre : right)}) : {before};");
-                        for (int t = left; t <= right; t++)
-                            for (int j = 0; j < channels; j++)
-                                w.Line($"acc{j} = Simd.MulAdd(x{t}, {V}.Create(Unsafe.Add(ref ciTaps, {j * TapStride + t})), acc{j});");
-                    }
+                    // input is the centre tap of the first column. The left taps load from one input column before it
+                    // (stride 1) or two (stride 2, their odd lanes), except at the left edge, where that is the padding:
+                    // they are the column to their right (stride 1: the centre taps; stride 2: the right ones) shifted
+                    // one lane, with the padding's zero.
+                    w.Line($"ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + {(s == 1 ? "ox" : $"ox * {s}")});");
+                    w.Line("ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);");
+                    w.Line($"var centre = {(s == 1 ? $"{V}.LoadUnsafe(ref input)" : $"Simd.LoadEven{block.Lanes * 32}(ref input)")};");
+                    w.Line($"var right = {(s == 1 ? $"{V}.LoadUnsafe(ref input, 1)" : $"Simd.LoadOdd{block.Lanes * 32}(ref input)")};");
+                    string before = s == 1 ? $"{V}.LoadUnsafe(ref Unsafe.Subtract(ref input, 1))" : $"Simd.LoadOdd{block.Lanes * 32}(ref Unsafe.Subtract(ref input, 2))";
+                    w.Line($"var left = leftEdge ? Simd.ShiftInZero({(s == 1 ? "centre" : "right")}) : {before};");
+                    string[] columns = { "left", "centre", "right" };
+                    for (int kx = 0; kx < 3; kx++)
+                        for (int j = 0; j < channels; j++)
+                            w.Line($"acc{j} = Simd.MulAdd({columns[kx]}, {V}.Create(Unsafe.Add(ref rowTaps, {j * TapStride + kx})), acc{j});");
                 }
             }
             for (int j = 0; j < channels; j++)
