@@ -184,6 +184,18 @@ public static class Simd
         return Vector256.Shuffle(v, Vector256.Create(0, 1, 4, 5, 2, 3, 6, 7));
     }
 
+    /// <summary>
+    /// <see cref="ShiftInZero(Vector256{float})"/> in the order of <see cref="LoadEvenSwizzled256"/>: each column takes
+    /// its left neighbour's value, column 0 the padding's zero (the left taps of a stride-2 window's first eight columns).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ShiftInZeroSwizzled256(Vector256<float> v)
+    {
+        if (Avx2.IsSupported) return Avx.Blend(Avx2.PermuteVar8x32(v, Vector256.Create(0, 0, 5, 2, 1, 4, 3, 6)), Vector256<float>.Zero, 0b1);
+        // Index 8 is out of range, which Shuffle defines as zero.
+        return Vector256.Shuffle(v, Vector256.Create(8, 0, 5, 2, 1, 4, 3, 6));
+    }
+
     /// <summary><c>[0, v0, v1, …, v6]</c>: the left taps of a window's first eight columns (see the Vector512 overload).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ShiftInZero(Vector256<float> v)

@@ -97,6 +97,7 @@ public class SimdTests
                 Assert.Equal((data[offset + 2 * columnOfLane[lane]], data[offset + 2 * columnOfLane[lane] + 1]), (even.GetElement(lane), odd.GetElement(lane)));
             Assert.Equal(Simd.LoadEven256(ref at), Simd.Unswizzle256(even));
             Assert.Equal(Simd.LoadOdd256(ref at), Simd.Unswizzle256(odd));
+            Assert.Equal(Simd.ShiftInZero(Simd.LoadOdd256(ref at)), Simd.Unswizzle256(Simd.ShiftInZeroSwizzled256(odd)));
         }
     }
 

@@ -240,6 +240,12 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
         int s = Op.Stride;
         string V = block.Vector;
+        // Stride 2 on Vector256 keeps SHUFPS's lane order through every tap (see Simd.LoadEvenSwizzled256) and
+        // puts each sum right once, at its store.
+        bool swizzled = s == 2 && V == "Vector256";
+        string even = swizzled ? "Simd.LoadEvenSwizzled256" : $"Simd.LoadEven{block.Lanes * 32}";
+        string odd = swizzled ? "Simd.LoadOddSwizzled256" : $"Simd.LoadOdd{block.Lanes * 32}";
+        string shift = swizzled ? "Simd.ShiftInZeroSwizzled256" : "Simd.ShiftInZero";
         w.Line($"/// <summary>One vector of output columns, from <paramref name=\"ox\"/>, of an output row of <see cref=\"{InteriorMethodName(block, channels)}\"/>: input rows <paramref name=\"row0\"/> (when <paramref name=\"above\"/>), <paramref name=\"row1\"/> and <paramref name=\"row2\"/> (when <paramref name=\"below\"/>); at the <paramref name=\"leftEdge\"/> the left taps of column 0 are the padding.</summary>");
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {VectorMethodName(block, channels)}(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)"))
@@ -260,10 +266,10 @@ internal sealed class StemConvolutionKernel : WindowKernel
                     // one lane, with the padding's zero.
                     w.Line($"ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + {(s == 1 ? "ox" : $"ox * {s}")});");
                     w.Line("ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);");
-                    w.Line($"var centre = {(s == 1 ? $"{V}.LoadUnsafe(ref input)" : $"Simd.LoadEven{block.Lanes * 32}(ref input)")};");
-                    w.Line($"var right = {(s == 1 ? $"{V}.LoadUnsafe(ref input, 1)" : $"Simd.LoadOdd{block.Lanes * 32}(ref input)")};");
-                    string before = s == 1 ? $"{V}.LoadUnsafe(ref Unsafe.Subtract(ref input, 1))" : $"Simd.LoadOdd{block.Lanes * 32}(ref Unsafe.Subtract(ref input, 2))";
-                    w.Line($"var left = leftEdge ? Simd.ShiftInZero({(s == 1 ? "centre" : "right")}) : {before};");
+                    w.Line($"var centre = {(s == 1 ? $"{V}.LoadUnsafe(ref input)" : $"{even}(ref input)")};");
+                    w.Line($"var right = {(s == 1 ? $"{V}.LoadUnsafe(ref input, 1)" : $"{odd}(ref input)")};");
+                    string before = s == 1 ? $"{V}.LoadUnsafe(ref Unsafe.Subtract(ref input, 1))" : $"{odd}(ref Unsafe.Subtract(ref input, 2))";
+                    w.Line($"var left = leftEdge ? {shift}({(s == 1 ? "centre" : "right")}) : {before};");
                     string[] columns = { "left", "centre", "right" };
                     for (int kx = 0; kx < 3; kx++)
                         for (int j = 0; j < channels; j++)
@@ -273,6 +279,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
             for (int j = 0; j < channels; j++)
             {
                 if (Op.Relu) w.Line($"acc{j} = Simd.Relu(acc{j});");
+                if (swizzled) w.Line($"acc{j} = Simd.Unswizzle256(acc{j});");
                 w.Line($"acc{j}.StoreUnsafe(ref blockOutput, (nuint)({(j == 0 ? "" : $"{j * OutPixels} + ")}outRow + ox));");
             }
         }

@@ -1197,9 +1197,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             {
                 ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
                 ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
-                var centre = Simd.LoadEven256(ref input);
-                var right = Simd.LoadOdd256(ref input);
-                var left = leftEdge ? Simd.ShiftInZero(right) : Simd.LoadOdd256(ref Unsafe.Subtract(ref input, 2));
+                var centre = Simd.LoadEvenSwizzled256(ref input);
+                var right = Simd.LoadOddSwizzled256(ref input);
+                var left = leftEdge ? Simd.ShiftInZeroSwizzled256(right) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref input, 2));
                 acc0 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
                 acc1 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 28)), acc1);
                 acc2 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 56)), acc2);
@@ -1221,16 +1221,22 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
         }
         acc0 = Simd.Relu(acc0);
+        acc0 = Simd.Unswizzle256(acc0);
         acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
         acc1 = Simd.Relu(acc1);
+        acc1 = Simd.Unswizzle256(acc1);
         acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
         acc2 = Simd.Relu(acc2);
+        acc2 = Simd.Unswizzle256(acc2);
         acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
         acc3 = Simd.Relu(acc3);
+        acc3 = Simd.Unswizzle256(acc3);
         acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
         acc4 = Simd.Relu(acc4);
+        acc4 = Simd.Unswizzle256(acc4);
         acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
         acc5 = Simd.Relu(acc5);
+        acc5 = Simd.Unswizzle256(acc5);
         acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
     }
 
