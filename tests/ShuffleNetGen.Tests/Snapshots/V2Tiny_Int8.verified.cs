@@ -468,13 +468,13 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             case 4: Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
             case 5: Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize), part); return;
             case 6: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
-            case 7: Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
+            case 7: Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
             case 8: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize), part); return;
             case 9: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
             // Unit1
             case 10: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize), part); return;
             case 11: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
-            case 12: Depthwise3x3_s1_12ch_4x4_P82806a3d(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
+            case 12: Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
             case 13: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize), part); return;
             case 14: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
             // Unit2
@@ -483,13 +483,13 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             case 17: Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
             case 18: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize), part); return;
             case 19: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
-            case 20: Depthwise3x3_s2_24ch_4x4_P554d7a98(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 20: Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
             case 21: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize), part); return;
             case 22: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
             // Unit3
             case 23: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize), part); return;
             case 24: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
-            case 25: Depthwise3x3_s1_24ch_2x2_P3a4b9c7f(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 25: Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
             case 26: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize), part); return;
             case 27: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
             // Head
@@ -990,6 +990,10 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_12ch_8x8_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0);
+        var leftInside = Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -1011,15 +1015,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 int outRow = 0;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
                 var hi1 = lo1;
-                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, bias);
-                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1) * k3;
-                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1) * k5;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, bias);
+                var left = Simd.Permute(lo1, leftColumns, hi1) * k3;
+                var right = Simd.Permute(lo1, rightColumns, hi1) * k5;
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -1031,20 +1035,20 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 int outRow = oy * 4;
                 var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 0)));
                 var hi0 = lo0;
-                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi0), k1, bias);
-                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi0) * k0;
-                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi0) * k2;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, centreColumns, hi0), k1, bias);
+                var left = Simd.Permute(lo0, leftColumns, hi0) * k0;
+                var right = Simd.Permute(lo0, rightColumns, hi0) * k2;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
                 var hi1 = lo1;
-                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, centre);
-                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k3, left);
-                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1), k5, right);
+                centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, leftColumns, hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, rightColumns, hi1), k5, right);
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -1149,6 +1153,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 2, 8 channels on 8x8, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape : Window3x3_Shape
     {
         public static int Channels => 8;
@@ -1160,13 +1165,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static int ColumnsEnd => 4;
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_8_6bf6a41d[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 8 channels on 8x8, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 8 channels in 1 group(s) of 16 pixels for <c>stage2.0.branch1.2</c>.</summary>
@@ -1306,6 +1304,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         else Int8Pointwise_g1_12to12_16px_Relu_V128<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 12 channels on 4x4, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape : Window3x3_Shape
     {
         public static int Channels => 12;
@@ -1318,13 +1317,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_12_76972569[channel];
         public static int OutputPlane(int channel) => Planes_12_828c8bcb[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 12 channels on 4x4, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_12ch_4x4_P82806a3d(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 16 pixels for <c>stage3.0.branch2.0</c>.</summary>
@@ -1470,6 +1462,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 4x4, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape : Window3x3_Shape
     {
         public static int Channels => 24;
@@ -1481,13 +1474,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static int ColumnsEnd => 2;
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_24_b0979559[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 4x4, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_24ch_4x4_P554d7a98(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.1.branch2.0</c>.</summary>
@@ -1525,6 +1511,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         Int8Pointwise_g1_24to24_4px_Relu_V128<Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 24 channels on 2x2, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape : Window3x3_Shape
     {
         public static int Channels => 24;
@@ -1537,13 +1524,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_24_828c486d[channel];
         public static int OutputPlane(int channel) => Planes_24_035b09a5[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 24 channels on 2x2, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_24ch_2x2_P3a4b9c7f(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 48 channels in 1 group(s) of 4 pixels for <c>conv5.0</c>.</summary>
@@ -1786,23 +1766,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 max pool bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
         for (int oy = first; oy < end; oy++)
         {
@@ -1810,7 +1776,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = float.NegativeInfinity;
                 if (above)
@@ -1831,6 +1797,34 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -1880,33 +1874,13 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = float.NegativeInfinity;
-                if (above)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
-                }
-                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
-                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
-                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
-                if (below)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -3026,35 +3000,20 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
@@ -3082,6 +3041,45 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -3240,35 +3238,20 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy - 1) * TShape.InWidth : 0;
@@ -3296,6 +3279,45 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s1_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
