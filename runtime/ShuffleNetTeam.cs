@@ -18,8 +18,9 @@ namespace ShuffleNetGen;
 /// <remarks>
 /// <para>
 /// The team owns <c>N − 1</c> dedicated worker threads; the thread calling <c>Forward</c> is the N-th. An op starts once
-/// the op before it has completed; its parts go to whichever thread claims them first, so a thread the system has not
-/// scheduled yet does not hold the others up (ops too small to pay for a split run on the calling thread alone). Between passes the
+/// the op before it has completed; its parts go to whichever thread claims them first (even ranks from the front, odd ones
+/// from the back, so each thread of two keeps the same end of every op), so a thread the system has not scheduled yet
+/// does not hold the others up (ops too small to pay for a split run on the calling thread alone). Between passes the
 /// workers spin for <see cref="SpinBeforeBlocking"/>, then block: an idle team uses no CPU. Nothing is allocated per
 /// pass on any thread; the split of a model's ops for N threads is computed once per model type and N.
 /// </para>
@@ -104,6 +105,14 @@ public sealed class ShuffleNetTeam : IDisposable
     [EditorBrowsable(EditorBrowsableState.Never)]
     public bool SplitsOp(IShuffleNetTeamModel model, int op) => new TeamPlan(model.TeamWorkItems, model.TeamCosts, ThreadCount).Split[op];
 
+    /// <summary>
+    /// Benchmark hook, not for inference: while set, each thread of a pass records, per op it takes part in, four longs at
+    /// <c>(rank × ops + op) × 4</c> (the caller is rank 0): the <see cref="Stopwatch"/> timestamps at which it began to
+    /// wait for the op before, found it completed, and finished its last part of the op, then the number of parts it ran.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public long[]? TraceForBenchmark { get; set; }
+
     private unsafe void Run(IShuffleNetTeamModel model, TeamPlan plan, ReadOnlySpan<float> input, Span<float> logits, int firstOp, int endOp)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -136,7 +145,7 @@ public sealed class ShuffleNetTeam : IDisposable
                 }
                 for (int op = firstOp; op < endOp; op++)
                 {
-                    _claimed[op] = tag;
+                    _claimed[op] = tag | ((long)plan.Parts[op] << 16);
                     _finished[op] = tag;
                 }
                 _completed.Value = tag | (uint)firstOp;
@@ -152,7 +161,7 @@ public sealed class ShuffleNetTeam : IDisposable
                 {
                     lock (_gate) Monitor.PulseAll(_gate);
                 }
-                RunParts(model, plan, pass, caller: true, firstOp, endOp, ref *image, ref *output);
+                RunParts(model, plan, pass, 0, firstOp, endOp, ref *image, ref *output);
                 // Every part has finished (the last op's completion says so): no worker touches the spans after this.
                 _model = null;
                 _failure?.Throw();
@@ -172,29 +181,51 @@ public sealed class ShuffleNetTeam : IDisposable
     /// its parts to the others, so a pass only waits for parts that are running. A part that throws is recorded and
     /// still counted, so the pass ends and the caller rethrows.
     /// </summary>
-    private void RunParts(IShuffleNetTeamModel model, TeamPlan plan, int pass, bool caller, int firstOp, int endOp, ref float image, ref float logits)
+    private void RunParts(IShuffleNetTeamModel model, TeamPlan plan, int pass, int rank, int firstOp, int endOp, ref float image, ref float logits)
     {
+        bool caller = rank == 0;
         long tag = (long)pass << 32;
+        var trace = TraceForBenchmark;
         for (int op = firstOp; op < endOp; op++)
         {
             if (!plan.Split[op] && !caller) continue;
+            long waitStart = trace is null ? 0 : Stopwatch.GetTimestamp();
             if (!WaitForCompleted(tag, op)) return;
+            long ready = trace is null ? 0 : Stopwatch.GetTimestamp();
             if (!plan.Split[op])
             {
                 Execute(model, op, 0, plan.Start(op, 1), ref image, ref logits);
+                if (trace is not null) Record(trace, plan.Ops, rank, op, waitStart, ready, 1);
                 Volatile.Write(ref _completed.Value, tag | (uint)(op + 1));
                 continue;
             }
-            int parts = plan.Parts[op];
+            // Even ranks claim the op's parts from the front, odd ones from the back: with two threads each runs the
+            // same contiguous end of every op, pass after pass, so the outputs it writes stay in its own cache for the
+            // next pass, and it reads more of its own outputs in the next op; a late thread still leaves its end to the
+            // other. Each thread counts its parts finished once, not once per part, on the line both share.
+            bool fromBack = (rank & 1) != 0;
+            int ran = 0;
             while (true)
             {
-                int part = Claim(ref _claimed[op], tag, parts);
+                int part = Claim(ref _claimed[op], tag, fromBack);
                 if (part < 0) break;
                 Execute(model, op, plan.Start(op, part), plan.Start(op, part + 1), ref image, ref logits);
-                if ((int)Interlocked.Increment(ref _finished[op]) == parts) Volatile.Write(ref _completed.Value, tag | (uint)(op + 1));
+                ran++;
             }
+            if (trace is not null) Record(trace, plan.Ops, rank, op, waitStart, ready, ran);
+            if (ran > 0 && (int)Interlocked.Add(ref _finished[op], ran) == plan.Parts[op]) Volatile.Write(ref _completed.Value, tag | (uint)(op + 1));
         }
         if (caller) WaitForCompleted(tag, endOp);
+    }
+
+    private static void Record(long[] trace, int ops, int rank, int op, long waitStart, long ready, int parts)
+    {
+        int at = (rank * ops + op) * 4;
+        if ((uint)(at + 3) >= (uint)trace.Length) return;
+        trace[at] = waitStart;
+        trace[at + 1] = ready;
+        trace[at + 2] = Stopwatch.GetTimestamp();
+        trace[at + 3] = parts;
     }
 
     private void Execute(IShuffleNetTeamModel model, int op, int start, int stop, ref float image, ref float logits)
@@ -209,14 +240,19 @@ public sealed class ShuffleNetTeam : IDisposable
         }
     }
 
-    /// <summary>The next unclaimed part of an op in this pass, or −1 when all are claimed or the pass is over.</summary>
-    private static int Claim(ref long claimed, long tag, int parts)
+    /// <summary>
+    /// The unclaimed part at the front (or back) of an op in this pass, or −1 when all are claimed or the pass is over.
+    /// The counter holds the pass's tag (high half), the end of the unclaimed parts (bits 16–31) and their front (bits 0–15).
+    /// </summary>
+    private static int Claim(ref long claimed, long tag, bool fromBack)
     {
         while (true)
         {
             long seen = Volatile.Read(ref claimed);
-            if ((seen & ~0xFFFF_FFFFL) != tag || (int)seen >= parts) return -1;
-            if (Interlocked.CompareExchange(ref claimed, seen + 1, seen) == seen) return (int)seen;
+            if ((seen & ~0xFFFF_FFFFL) != tag) return -1;
+            int front = (int)(seen & 0xFFFF), end = (int)((seen >> 16) & 0xFFFF);
+            if (front >= end) return -1;
+            if (Interlocked.CompareExchange(ref claimed, fromBack ? seen - (1L << 16) : seen + 1, seen) == seen) return fromBack ? end - 1 : front;
         }
     }
 
@@ -250,7 +286,7 @@ public sealed class ShuffleNetTeam : IDisposable
             if (model is null || plan is null) continue;
             unsafe
             {
-                RunParts(model, plan, seen, caller: false, firstOp, endOp, ref *(float*)image, ref *(float*)logits);
+                RunParts(model, plan, seen, rank, firstOp, endOp, ref *(float*)image, ref *(float*)logits);
             }
         }
     }

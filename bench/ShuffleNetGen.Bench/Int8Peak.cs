@@ -13,20 +13,24 @@ namespace ShuffleNetGen.Bench;
 /// </summary>
 internal static class Int8Peak
 {
-    /// <summary>Every family this core runs, with its int8 GMAC/s.</summary>
+    /// <summary>Every family this core runs, named as <c>SHUFFLENETGEN_INT8_FAMILY</c> names it, with its instructions and int8 GMAC/s.</summary>
     public static IEnumerable<(string Family, double Gmacs)> Measure()
     {
         // VPDPBUSD: u8 × s8, four products summed into each int32 lane, one instruction.
         if (AvxVnni.IsSupported)
         {
-            yield return ("AvxVnni VPDPBUSD ymm", FmaPeak.Best(32, VnniChains256));
-            yield return ("AvxVnni VPDPBUSD xmm", FmaPeak.Best(16, VnniChains128));
+            yield return ("vnni256: AvxVnni VPDPBUSD ymm", FmaPeak.Best(32, VnniChains256));
+            yield return ("vnni128: AvxVnni VPDPBUSD xmm", FmaPeak.Best(16, VnniChains128));
         }
         // Without VNNI: VPMADDUBSW (u8 × s8 pairs to saturated int16), VPMADDWD by ones (pairs to int32), VPADDD.
-        if (Avx512BW.IsSupported) yield return ("Avx512BW VPMADDUBSW+VPMADDWD+VPADDD zmm", FmaPeak.Best(64, MaddChains512));
-        if (Avx2.IsSupported) yield return ("Avx2 VPMADDUBSW+VPMADDWD+VPADDD ymm", FmaPeak.Best(32, MaddChains256));
-        // ARM64 SDOT: s8 × s8, four products into each int32 lane.
-        if (Dp.IsSupported) yield return ("Dp SDOT", FmaPeak.Best(16, SdotChains));
+        if (Avx512BW.IsSupported) yield return ("madd512: Avx512BW VPMADDUBSW+VPMADDWD+VPADDD zmm", FmaPeak.Best(64, MaddChains512));
+        if (Avx2.IsSupported) yield return ("madd256: Avx2 VPMADDUBSW+VPMADDWD+VPADDD ymm", FmaPeak.Best(32, MaddChains256));
+        if (Ssse3.IsSupported) yield return ("madd128: Ssse3 PMADDUBSW+PMADDWD+PADDD xmm", FmaPeak.Best(16, MaddChains128));
+        // ARM64 SDOT: s8 × s8, four products into each int32 lane; without it, widening multiplies and pairwise adds.
+        if (Dp.IsSupported) yield return ("sdot: Dp SDOT", FmaPeak.Best(16, SdotChains));
+        if (AdvSimd.Arm64.IsSupported) yield return ("advsimd: AdvSimd SMULL+SMULL2+SADDLP+SADDLP+ADDP", FmaPeak.Best(16, WideningChains));
+        // What runs without hardware intrinsics: four 32-bit multiplies and the shifts that take the bytes apart.
+        if (Vector128.IsHardwareAccelerated) yield return ("portable: Vector128 shifts and 32-bit multiplies", FmaPeak.Best(16, PortableChains));
     }
 
     private static float VnniChains256(long iterations) => Chains<Vector256<int>, Vnni256>(iterations);
@@ -38,6 +42,12 @@ internal static class Int8Peak
     private static float MaddChains256(long iterations) => Chains<Vector256<int>, Madd256>(iterations);
 
     private static float SdotChains(long iterations) => Chains<Vector128<int>, Sdot>(iterations);
+
+    private static float MaddChains128(long iterations) => Chains<Vector128<int>, Madd128>(iterations);
+
+    private static float WideningChains(long iterations) => Chains<Vector128<int>, Widening>(iterations);
+
+    private static float PortableChains(long iterations) => Chains<Vector128<int>, PortableShifts>(iterations);
 
     // Generic over a struct, as FmaPeak is: one specialized copy per family, with its step inlined.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -97,6 +107,48 @@ internal static class Int8Peak
             acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(acc.AsByte(), Vector256.Create((sbyte)1)), Vector256.Create((short)1));
         public static Vector256<int> Add(Vector256<int> a, Vector256<int> b) => a + b;
         public static float Sum(Vector256<int> acc) => Vector256.Sum(acc);
+    }
+
+    private struct Madd128 : IDotStep<Vector128<int>>
+    {
+        public static Vector128<int> Start => Vector128.Create(1);
+        public static Vector128<int> Step(Vector128<int> acc) =>
+            acc + Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(acc.AsByte(), Vector128.Create((sbyte)1)), Vector128.Create((short)1));
+        public static Vector128<int> Add(Vector128<int> a, Vector128<int> b) => a + b;
+        public static float Sum(Vector128<int> acc) => Vector128.Sum(acc);
+    }
+
+    /// <summary>Int8Simd's ARM64 fallback without SDOT, step for step; the bytes come from the accumulator, as in the madd chains.</summary>
+    private struct Widening : IDotStep<Vector128<int>>
+    {
+        public static Vector128<int> Start => Vector128.Create(1);
+        public static Vector128<int> Step(Vector128<int> acc)
+        {
+            var xs = acc.AsSByte();
+            var ws = Vector128.Create((sbyte)1);
+            var low = AdvSimd.AddPairwiseWidening(AdvSimd.MultiplyWideningLower(xs.GetLower(), ws.GetLower()));
+            var high = AdvSimd.AddPairwiseWidening(AdvSimd.MultiplyWideningUpper(xs, ws));
+            return acc + AdvSimd.Arm64.AddPairwise(low, high);
+        }
+        public static Vector128<int> Add(Vector128<int> a, Vector128<int> b) => a + b;
+        public static float Sum(Vector128<int> acc) => Vector128.Sum(acc);
+    }
+
+    /// <summary>Int8Simd's portable dot product, step for step (it is internal to the runtime).</summary>
+    private struct PortableShifts : IDotStep<Vector128<int>>
+    {
+        public static Vector128<int> Start => Vector128.Create(1);
+        public static Vector128<int> Step(Vector128<int> acc)
+        {
+            var w = Vector128.Create(0x01FF02FE);
+            var mask = Vector128.Create(0xFF);
+            var sum = (acc & mask) * Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(w, 24), 24);
+            sum += (Vector128.ShiftRightLogical(acc, 8) & mask) * Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(w, 16), 24);
+            sum += (Vector128.ShiftRightLogical(acc, 16) & mask) * Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(w, 8), 24);
+            return acc + sum + Vector128.ShiftRightLogical(acc, 24) * Vector128.ShiftRightArithmetic(w, 24);
+        }
+        public static Vector128<int> Add(Vector128<int> a, Vector128<int> b) => a + b;
+        public static float Sum(Vector128<int> acc) => Vector128.Sum(acc);
     }
 
     private struct Sdot : IDotStep<Vector128<int>>

@@ -23,6 +23,7 @@ if (args.Contains("--peak"))
 {
     Console.WriteLine($"FMA peak, one core, 12 independent chains, best of 7 x 50 ms: Vector512 {FmaPeak.Gmacs512():F1}, Vector256 {FmaPeak.Gmacs256():F1}, Vector128 {FmaPeak.Gmacs128():F1} GMAC/s");
     var (widest, fp32) = FmaPeak.Widest();
+    Console.WriteLine($"int8 family the kernels run here: {ShuffleNetGen.Kernels.Int8Family.Description}");
     foreach (var (family, gmacs) in Int8Peak.Measure())
         Console.WriteLine($"int8 peak, {family}: {gmacs:F1} GMAC/s, {gmacs / fp32:F2}x the fp32 {widest} FMA peak ({fp32:F1})");
     return;
@@ -47,6 +48,17 @@ if (args.Contains("--qdq-anchor"))
 {
     // The torch.ao route's QDQ fixture run by ONNX Runtime and by ShuffleNetGen (OnnxWeights.Read) side by side.
     QdqAnchor.Run(RepoRoot.Find());
+    return;
+}
+
+if (args.Contains("--trace"))
+{
+    // Where a team's pass spends its time: per op and thread, the wait for the op before, the work, and the hand-over.
+    int threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).DefaultIfEmpty(2).First();
+    if (args.SkipWhile(a => a != "--trace").Skip(1).FirstOrDefault() == "g3_1x_224_int8")
+        ThreadScaling.Trace(G3One224Int8.CreateRandom(2024), G3One224Int8.InputLength, G3One224Int8.Classes, G3One224Int8.BenchmarkOpNames, threads);
+    else
+        ThreadScaling.Trace(G3One224.CreateRandom(2024), G3One224.InputLength, G3One224.Classes, G3One224.BenchmarkOpNames, threads);
     return;
 }
 

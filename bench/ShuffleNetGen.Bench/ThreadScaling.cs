@@ -134,4 +134,88 @@ internal static class ThreadScaling
             Console.WriteLine($"{op,3} {one[op],7:F1} {many[op],7:F1} {one[op] / (threads * many[op]),10:P0}  {(team.SplitsOp(model, op) ? "yes" : "no"),5} {one[op] / total,6:P1}  {names[op]}");
         Console.WriteLine($"sum of ops: {total:F1} us at 1 thread, {many.Sum():F1} us at {threads}; split ops hold {splitShare:P1} of the one-thread time");
     }
+
+    /// <summary>
+    /// Passes on a team with its trace on, alternated with untraced one-thread and team passes: per op, the median over
+    /// passes of its span (first thread ready to last part done), each thread's time in its parts, the hand-over (the op
+    /// before done to the first thread ready) and the tail (first thread done to last); per thread, its time in parts and
+    /// waiting for ops to complete over the whole pass.
+    /// </summary>
+    public static void Trace<T>(T model, int inputLength, int classes, string[] names, int threads) where T : class, IShuffleNetModel, IShuffleNetTeamModel
+    {
+        var input = new float[inputLength];
+        for (int i = 0; i < input.Length; i++) input[i] = MathF.Sin(i * 0.01f);
+        var logits = new float[classes];
+        int ops = names.Length;
+        using var team = new ShuffleNetTeam(threads);
+        var trace = new long[threads * ops * 4];
+        const int Passes = 300;
+        var span = new double[ops][];
+        var work = new double[ops][];
+        var handover = new double[ops][];
+        var tail = new double[ops][];
+        for (int op = 0; op < ops; op++) { span[op] = new double[Passes]; work[op] = new double[Passes * threads]; handover[op] = new double[Passes]; tail[op] = new double[Passes]; }
+        var pass1 = new double[Passes];
+        var pass2 = new double[Passes];
+        int workerJoined = 0;
+        var busy = new double[threads][];
+        var waiting = new double[threads][];
+        for (int t = 0; t < threads; t++) { busy[t] = new double[Passes]; waiting[t] = new double[Passes]; }
+        for (int i = 0; i < 300; i++) { model.Forward(input, logits); model.Forward(input, logits, team); }
+        double us = 1e6 / Stopwatch.Frequency;
+        for (int p = 0; p < Passes; p++)
+        {
+            long a = Stopwatch.GetTimestamp();
+            model.Forward(input, logits);
+            long b = Stopwatch.GetTimestamp();
+            model.Forward(input, logits, team);
+            long c = Stopwatch.GetTimestamp();
+            pass1[p] = (b - a) * us;
+            pass2[p] = (c - b) * us;
+            Array.Clear(trace);
+            team.TraceForBenchmark = trace;
+            model.Forward(input, logits, team);
+            team.TraceForBenchmark = null;
+            long previousEnd = 0;
+            for (int t = 1; t < threads; t++)
+                for (int op = 0; op < ops; op++)
+                    if (trace[(t * ops + op) * 4 + 3] > 0) workerJoined++;
+            for (int op = 0; op < ops; op++)
+            {
+                long firstReady = long.MaxValue, lastEnd = 0, firstEnd = long.MaxValue, lastReady = 0;
+                for (int t = 0; t < threads; t++)
+                {
+                    int at = (t * ops + op) * 4;
+                    if (trace[at + 3] == 0) { work[op][p * threads + t] = 0; continue; }
+                    firstReady = Math.Min(firstReady, trace[at + 1]);
+                    lastReady = Math.Max(lastReady, trace[at + 1]);
+                    lastEnd = Math.Max(lastEnd, trace[at + 2]);
+                    firstEnd = Math.Min(firstEnd, trace[at + 2]);
+                    work[op][p * threads + t] = (trace[at + 2] - trace[at + 1]) * us;
+                    busy[t][p] += (trace[at + 2] - trace[at + 1]) * us;
+                    waiting[t][p] += (trace[at + 1] - trace[at]) * us;
+                }
+                span[op][p] = (lastEnd - firstReady) * us;
+                handover[op][p] = previousEnd == 0 ? 0 : (firstReady - previousEnd) * us;
+                tail[op][p] = (lastEnd - firstEnd) * us;
+                previousEnd = lastEnd;
+            }
+        }
+        static double Median(double[] v) { var s = (double[])v.Clone(); Array.Sort(s); return s[s.Length / 2]; }
+        Console.WriteLine($"trace: {Passes} passes on {threads} threads, back to back with one-thread passes; load average {LoadAverage()}");
+        Console.WriteLine($"pass median: 1 thread {Median(pass1):F1} us, {threads} threads {Median(pass2):F1} us, speedup {Median(pass1) / Median(pass2):F3}");
+        double spans = 0, handovers = 0, tails = 0;
+        Console.WriteLine($"ops (summed over passes) a worker ran parts of: {workerJoined} of {Passes * ops * (threads - 1)}");
+        Console.WriteLine("op  span_us  handover_us  tail_us  work_us(per thread)  name");
+        for (int op = 0; op < ops; op++)
+        {
+            double s = Median(span[op]), h = Median(handover[op]), tl = Median(tail[op]);
+            spans += s; handovers += h; tails += tl;
+            var perThread = Enumerable.Range(0, threads).Select(t => Median(Enumerable.Range(0, Passes).Select(p => work[op][p * threads + t]).ToArray()));
+            Console.WriteLine($"{op,2} {s,8:F1} {h,12:F2} {tl,8:F1}  {string.Join(" ", perThread.Select(w => $"{w,6:F1}")),-20} {names[op]}");
+        }
+        for (int t = 0; t < threads; t++)
+            Console.WriteLine($"thread {t}{(t == 0 ? " (caller)" : "")}: median per pass {Median(busy[t]):F1} us in parts, {Median(waiting[t]):F1} us waiting for the op before");
+        Console.WriteLine($"sums of medians: span {spans:F1} us, hand-over {handovers:F1} us, tail (last thread done - first) {tails:F1} us");
+    }
 }

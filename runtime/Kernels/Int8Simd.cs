@@ -28,7 +28,7 @@ public static class Int8Simd
     public static Vector512<int> DotAdd(Vector512<int> acc, Vector512<int> x, Vector512<int> w)
     {
         // .NET has no 512-bit VNNI API; AVX-512BW's pair of multiply-adds does the same 64 products per instruction pair.
-        if (Avx512BW.IsSupported)
+        if (Avx512BW.IsSupported && !Int8Family.PortableOnly)
             return acc + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(x.AsByte(), w.AsSByte()), Vector512.Create((short)1));
         return acc + PortableDot(x, w);
     }
@@ -38,9 +38,9 @@ public static class Int8Simd
     public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<int> x, Vector256<int> w)
     {
 #if NET10_0_OR_GREATER // AvxVnni is a preview API before .NET 9; the net8.0 build takes the Avx2 pair
-        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w.AsSByte());
+        if (AvxVnni.IsSupported && Int8Family.Vnni) return AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w.AsSByte());
 #endif
-        if (Avx2.IsSupported)
+        if (Avx2.IsSupported && !Int8Family.PortableOnly)
             return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x.AsByte(), w.AsSByte()), Vector256.Create((short)1));
         return acc + PortableDot(x, w);
     }
@@ -50,12 +50,12 @@ public static class Int8Simd
     public static Vector128<int> DotAdd(Vector128<int> acc, Vector128<int> x, Vector128<int> w)
     {
 #if NET10_0_OR_GREATER
-        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w.AsSByte());
+        if (AvxVnni.IsSupported && Int8Family.Vnni) return AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w.AsSByte());
 #endif
-        if (Ssse3.IsSupported)
+        if (Ssse3.IsSupported && !Int8Family.PortableOnly)
             return acc + Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(x.AsByte(), w.AsSByte()), Vector128.Create((short)1));
-        if (Dp.IsSupported) return Dp.DotProduct(acc, x.AsSByte(), w.AsSByte());
-        if (AdvSimd.Arm64.IsSupported)
+        if (Dp.IsSupported && Int8Family.SdotAllowed) return Dp.DotProduct(acc, x.AsSByte(), w.AsSByte());
+        if (AdvSimd.Arm64.IsSupported && !Int8Family.PortableOnly)
         {
             // Without SDOT: widening multiplies give 8 int16 products per half, pairwise widening adds make channel
             // pairs, and ADDP joins the pairs of each pixel.
@@ -101,22 +101,23 @@ public static class Int8Simd
         return sum + Vector128.ShiftRightLogical(x, 24) * Vector128.ShiftRightArithmetic(w, 24);
     }
 
-#if NET10_0_OR_GREATER
-    private static bool Vnni => AvxVnni.IsSupported;
-#else
-    private static bool Vnni => false;
-#endif
+    /// <summary>
+    /// The dot-product instruction <see cref="DotAdd(Vector512{int}, Vector512{int}, Vector512{int})"/> uses here, for
+    /// <c>KernelPaths</c>, then the <see cref="Int8Family"/> that chose it and why.
+    /// </summary>
+    public static string DotPath512 => (Avx512BW.IsSupported && !Int8Family.PortableOnly ? "Avx512BW vpmaddubsw+vpmaddwd" : "portable shifts") + "; " + Int8Family.Description;
 
-    /// <summary>The dot-product instruction <see cref="DotAdd(Vector512{int}, Vector512{int}, Vector512{int})"/> uses here, for <c>KernelPaths</c>.</summary>
-    public static string DotPath512 => Avx512BW.IsSupported ? "Avx512BW vpmaddubsw+vpmaddwd" : "portable shifts";
+    /// <summary>The dot-product instruction of the 256-bit <c>DotAdd</c> here, and the family.</summary>
+    public static string DotPath256 =>
+        (Int8Family.Vnni ? "AvxVnni vpdpbusd" : Avx2.IsSupported && !Int8Family.PortableOnly ? "Avx2 vpmaddubsw+vpmaddwd" : "portable shifts") + "; " + Int8Family.Description;
 
-    /// <summary>The dot-product instruction of the 256-bit <c>DotAdd</c> here.</summary>
-    public static string DotPath256 => Vnni ? "AvxVnni vpdpbusd" : Avx2.IsSupported ? "Avx2 vpmaddubsw+vpmaddwd" : "portable shifts";
+    /// <summary>The dot-product instruction of the 128-bit <c>DotAdd</c> here, and the family.</summary>
+    public static string DotPath128 => DotInstruction128 + "; " + Int8Family.Description;
 
-    /// <summary>The dot-product instruction of the 128-bit <c>DotAdd</c> here.</summary>
-    public static string DotPath128 =>
-        Vnni ? "AvxVnni vpdpbusd" : Ssse3.IsSupported ? "Ssse3 pmaddubsw+pmaddwd" : Dp.IsSupported ? "Dp sdot"
-        : AdvSimd.Arm64.IsSupported ? "AdvSimd smull+saddlp+addp" : "portable shifts";
+    /// <summary>The 128-bit instruction alone (also what the ARM64 four-row tiles' SDOT by element runs under).</summary>
+    internal static string DotInstruction128 =>
+        Int8Family.Vnni ? "AvxVnni vpdpbusd" : Int8Family.PortableOnly ? "portable shifts" : Ssse3.IsSupported ? "Ssse3 pmaddubsw+pmaddwd"
+        : Dp.IsSupported && Int8Family.SdotAllowed ? "Dp sdot" : AdvSimd.Arm64.IsSupported ? "AdvSimd smull+saddlp+addp" : "portable shifts";
 
     /// <summary>
     /// The output of a convolution from its integer sums: <c>acc × scale + bias</c> with one rounding (fused), the

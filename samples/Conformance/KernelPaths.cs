@@ -19,14 +19,16 @@ internal static class KernelPathReport
             .OrderBy(g => g.Key.Family, StringComparer.Ordinal).ThenBy(g => g.Key.Path, StringComparer.Ordinal)
             .Select(g => (g.Key.Family, g.Key.Path, g.Count()));
 
-    // Pointwise paths (float and int8) name the chosen variant; keep only its width suffix and instructions for the summary.
+    // Pointwise paths (float and int8) and the int8 classifier's name the chosen variant; keep only its width suffix and
+    // instructions for the summary.
     private static string Generalize(KernelPath p)
     {
-        if (!p.Kernel.StartsWith("Pointwise_", StringComparison.Ordinal) && !p.Kernel.StartsWith("Int8Pointwise_", StringComparison.Ordinal)) return p.Path;
+        if (!p.Kernel.StartsWith("Pointwise_", StringComparison.Ordinal) && !p.Kernel.StartsWith("Int8Pointwise_", StringComparison.Ordinal)
+            && !p.Kernel.StartsWith("Int8Linear_", StringComparison.Ordinal)) return p.Path;
         int comma = p.Path.IndexOf(',');
         string variant = comma < 0 ? p.Path : p.Path[..comma];
         string suffix = variant[(variant.LastIndexOf('_') + 1)..];
-        string width = suffix switch { "V512" => "Vector512", "V256" => "Vector256", _ => "Vector128" };
+        string width = suffix switch { "V512" => "Vector512", "V256Vnni" => "Vector256 (VNNI walk)", "V256" => "Vector256", _ => "Vector128" };
         return comma < 0 ? width : width + p.Path[comma..];
     }
 

@@ -88,6 +88,7 @@ public class Int8KernelTests
         var random = new Random(model.Length * 31 + 7);
         int tables = 0;
         var kernelTables = new HashSet<string>(StringComparer.Ordinal);
+        var variantsRun = new List<string>();
         foreach (var method in dispatchers)
         {
             var m = PointwiseName.Match(method.Name);
@@ -133,27 +134,37 @@ public class Int8KernelTests
                         source[(k * slots + s) * pixels + p] = word;
                     }
             var residualPlanes = Floats(random, outChannels * pixels, -1f, 1f);
-            var destination = new float[planes * pixels];
-            Array.Fill(destination, float.NaN);
-
-            var src = MemoryMarshal.Cast<int, float>(source.AsSpan());
-            // Every packed block of every group, in two parts as a two-thread team runs them.
-            int blocks = groups * ((outPerGroup + 7) / 8);
-            foreach (var part in new[] { new WorkPart(0, blocks / 2), new WorkPart(blocks / 2, blocks) })
-            {
-                if (residual)
-                    method.CreateDelegate<PointwiseResidualCall>()(ref src[0], ref destination[0], ref packed[0], ref residualPlanes[0], part);
-                else
-                    method.CreateDelegate<PointwiseCall>()(ref src[0], ref destination[0], ref packed[0], part);
-            }
-
             var expected = Reference(source, packed, residual ? residualPlanes : null, groups, inPerGroup, outPerGroup, pixels, shuffle, official, relu, outputTable, planes);
-            for (int i = 0; i < expected.Length; i++)
+
+            // The dispatcher, then each variant this core accelerates: a family's walk (V256Vnni's 4 × 24 tiles) is
+            // checked here even where the dispatcher never picks it, since every dot product gives the same integers.
+            foreach (var kernel in VariantsAcceleratedHere(type, method, m.Groups[9].Success).Prepend(method))
             {
-                if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(destination[i]))
-                    Assert.Fail($"{method.Name}: plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {destination[i]:R}");
+                var destination = new float[planes * pixels];
+                Array.Fill(destination, float.NaN);
+                var src = MemoryMarshal.Cast<int, float>(source.AsSpan());
+                // Every packed block of every group, in two parts as a two-thread team runs them.
+                int blocks = groups * ((outPerGroup + 7) / 8);
+                foreach (var part in new[] { new WorkPart(0, blocks / 2), new WorkPart(blocks / 2, blocks) })
+                {
+                    if (residual)
+                        kernel.CreateDelegate<PointwiseResidualCall>()(ref src[0], ref destination[0], ref packed[0], ref residualPlanes[0], part);
+                    else
+                        kernel.CreateDelegate<PointwiseCall>()(ref src[0], ref destination[0], ref packed[0], part);
+                }
+                for (int i = 0; i < expected.Length; i++)
+                {
+                    if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(destination[i]))
+                        Assert.Fail($"{method.Name} ({kernel.Name}): plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {destination[i]:R}");
+                }
+                if (kernel != method) variantsRun.Add(kernel.Name);
             }
         }
+        Assert.Contains(variantsRun, v => v.EndsWith("_V128", StringComparison.Ordinal));
+        // Planes of 24 pixels or more have a 4 × 24 walk of their own (smaller ones walk as V256 does, and share its variant).
+        if (Vector256.IsHardwareAccelerated && dispatchers.Any(d => Int(PointwiseName.Match(d.Name).Groups[4]) >= 24))
+            Assert.Contains(variantsRun, v => v.EndsWith("_V256Vnni", StringComparison.Ordinal));
+        _output.WriteLine($"variants run directly besides the dispatchers: {string.Join(", ", variantsRun.Select(v => v[(v.LastIndexOf('_') + 1)..]).Distinct())}");
         if (HasPlaneTables(model)) Assert.True(tables > 0, $"{model} has no int8 pointwise kernel storing through a plane table");
         Assert.Equal(LayerTables(type, LayerKind.Pointwise, input: false).Order(StringComparer.Ordinal), kernelTables.Order(StringComparer.Ordinal));
         _output.WriteLine($"{dispatchers.Count} int8 pointwise kernels of {model} exact ({tables} storing through a plane table); dot product here: 512 {Int8Simd.DotPath512}, 256 {Int8Simd.DotPath256}, 128 {Int8Simd.DotPath128}");
@@ -218,6 +229,7 @@ public class Int8KernelTests
         var random = new Random(model.Length * 17 + 3);
         int tables = 0;
         var kernelTables = new HashSet<string>(StringComparer.Ordinal);
+        var variantsRun = new List<string>();
         foreach (var shape in shapes)
         {
             var m = QuantizeShapeName.Match(shape.Name);
@@ -386,7 +398,7 @@ public class Int8KernelTests
     }
 
     private delegate void FeatureQuantizeCall(ref float source, ref float destination);
-    private delegate void ClassifierCall(ref float source, ref float weights, ref float logits);
+    private delegate void ClassifierCall(ref float source, ref float weights, ref float logits, WorkPart part);
 
     private static readonly Regex ClassifierName = new(@"^Int8Linear_(\d+)to(\d+)$");
 
@@ -404,7 +416,14 @@ public class Int8KernelTests
         var match = ClassifierName.Match(method.Name);
         int features = Int(match.Groups[1]), classes = Int(match.Groups[2]);
         var quantize = type.GetMethod("QuantizeFeatures_" + features, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate<FeatureQuantizeCall>();
-        var classify = method.CreateDelegate<ClassifierCall>();
+        // The dispatcher, then each variant this core accelerates (VNNI's four-classes-at-a-time one too, where the
+        // dispatcher never picks it: its integers are the same on any dot product).
+        var suffixes = new List<string> { "V128" };
+        if (Vector256.IsHardwareAccelerated) suffixes.AddRange(new[] { "V256", "V256Vnni" });
+        if (Vector512.IsHardwareAccelerated) suffixes.Add("V512");
+        var kernels = suffixes.Select(suffix => type.GetMethod($"{method.Name}_{suffix}", BindingFlags.NonPublic | BindingFlags.Static))
+            .OfType<MethodInfo>().Prepend(method).ToList();
+        Assert.Equal(suffixes.Count + 1, kernels.Count);
         int rowSlots = (((features + 3) / 4) + 15) / 16 * 16;
         var random = new Random(model.Length * 13 + 5);
 
@@ -436,8 +455,16 @@ public class Int8KernelTests
             var quantized = new float[rowSlots + 1];
             Array.Fill(quantized, BitConverter.Int32BitsToSingle(unchecked((int)0xDEADBEEF)));
             quantize(ref x[0], ref quantized[0]);
-            var logits = new float[classes];
-            classify(ref quantized[0], ref packed[0], ref logits[0]);
+            // Every class, in two parts (blocks of four classes) as a two-thread team runs them.
+            int blocks = (classes + 3) / 4;
+            var logitsOf = kernels.Select(kernel =>
+            {
+                var logits = new float[classes];
+                var call = kernel.CreateDelegate<ClassifierCall>();
+                foreach (var part in new[] { new WorkPart(0, blocks / 2), new WorkPart(blocks / 2, blocks) })
+                    call(ref quantized[0], ref packed[0], ref logits[0], part);
+                return (kernel.Name, Logits: logits);
+            }).ToList();
 
             // The reference, written plainly.
             float largest = x.Where(float.IsFinite).DefaultIfEmpty(0f).Max();
@@ -455,16 +482,19 @@ public class Int8KernelTests
             }
             Assert.Equal(BitConverter.SingleToInt32Bits(scale), BitConverter.SingleToInt32Bits(quantized[rowSlots]));
 
-            for (int o = 0; o < classes; o++)
+            foreach (var (kernel, logits) in logitsOf)
             {
-                int sum = 0;
-                for (int i = 0; i < features; i++) sum += q[i] * (sbyte)(words[o * rowSlots + i / 4] >> (8 * (i % 4)));
-                float expected = MathF.FusedMultiplyAdd(sum, scale * packed[classes * rowSlots + o], packed[classes * rowSlots + classes + o]);
-                if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(logits[o]) && !(float.IsNaN(expected) && float.IsNaN(logits[o])))
-                    Assert.Fail($"{method.Name} {kind}: class {o}: expected {expected:R}, kernel wrote {logits[o]:R}");
+                for (int o = 0; o < classes; o++)
+                {
+                    int sum = 0;
+                    for (int i = 0; i < features; i++) sum += q[i] * (sbyte)(words[o * rowSlots + i / 4] >> (8 * (i % 4)));
+                    float expected = MathF.FusedMultiplyAdd(sum, scale * packed[classes * rowSlots + o], packed[classes * rowSlots + classes + o]);
+                    if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(logits[o]) && !(float.IsNaN(expected) && float.IsNaN(logits[o])))
+                        Assert.Fail($"{kernel} {kind}: class {o}: expected {expected:R}, kernel wrote {logits[o]:R}");
+                }
+                if (kind == "zero") Assert.Equal(packed.AsSpan(classes * rowSlots + classes, classes).ToArray(), logits);
+                if (kind == "nan") Assert.All(logits, l => Assert.True(float.IsNaN(l)));
             }
-            if (kind == "zero") Assert.Equal(packed.AsSpan(classes * rowSlots + classes, classes).ToArray(), logits);
-            if (kind == "nan") Assert.All(logits, l => Assert.True(float.IsNaN(l)));
         }
     }
 
@@ -565,6 +595,27 @@ public class Int8KernelTests
     }
 
     private static int Int(Group g) => int.Parse(g.Value, CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A dispatcher's width variants whose vector this core accelerates (a wider one would run in the runtime's software
+    /// emulation, slowly, testing that rather than our code): <c>{dispatcher}_{V…}</c>, or for a table kernel the generic
+    /// variants of its geometry, closed over its shape struct.
+    /// </summary>
+    private static IEnumerable<MethodInfo> VariantsAcceleratedHere(Type type, MethodInfo dispatcher, bool table)
+    {
+        var suffixes = new List<string> { "V128" };
+        if (Vector256.IsHardwareAccelerated) suffixes.AddRange(new[] { "V256", "V256Vnni" });
+        if (Vector512.IsHardwareAccelerated) suffixes.Add("V512");
+        string stem = table ? dispatcher.Name[..dispatcher.Name.LastIndexOf('_')] : dispatcher.Name;
+        foreach (string suffix in suffixes)
+        {
+            // A geometry may have both: a plain variant for a slice kernel and a generic one shared by table kernels.
+            var variant = type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static)
+                .SingleOrDefault(v => v.Name == $"{stem}_{suffix}" && v.IsGenericMethodDefinition == table);
+            if (variant is null) continue;
+            yield return table ? variant.MakeGenericMethod(type.GetNestedType(dispatcher.Name + "_Shape", BindingFlags.NonPublic)!) : variant;
+        }
+    }
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -14,7 +15,10 @@ namespace ShuffleNetGen.Tests;
 /// computes, each called directly rather than through the dispatcher. So the Vector512 and Vector256 variants are run
 /// on every machine, including one whose dispatcher would never pick them (the reference matrix checks only the variant
 /// the machine picks): where Vector512 is not accelerated, the runtime's <c>Simd</c> helpers fall back to software.
-/// AdvSimd variants run only on ARM64.
+/// AdvSimd variants run only on ARM64. The edge-split window bodies (Vector512, Vector256, AdvSimd) must match the
+/// portable one bit for bit where their width is accelerated: each lane sums its taps in the same order, which keeps
+/// logits identical across widths (a width emulated in software may multiply and add apart where the portable code
+/// fuses them).
 /// </summary>
 public class KernelVariantTests
 {
@@ -43,9 +47,25 @@ public class KernelVariantTests
     [InlineData("Groups = 8, Scale = 0.25, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false")]
     [InlineData("Groups = 3, Scale = 0.5, InputHeight = 40, InputWidth = 30, Classes = 9")]
     [InlineData("Groups = 3, Scale = 0.25, StemChannels = 12, InputHeight = 33, InputWidth = 36, Classes = 5")] // blocked stem of 8 + 4 channels, a bottom row without its lower taps
-    public void EveryVariantMatchesThePortableOne(string arguments)
+    public void EveryVariantMatchesThePortableOne(string arguments) => CompareVariants($"ShuffleNet({arguments})");
+
+    /// <summary>
+    /// ShuffleNet v2's table kernels, which call dispatchers their kind and stride share: planes with Vector256 and
+    /// Vector512 interiors that are no multiple of the vector (a last vector overlapping its neighbour), odd widths,
+    /// and planes down to one pixel.
+    /// </summary>
+    [Theory]
+    [InlineData("Scale = 0.5, InputHeight = 123, InputWidth = 99, Classes = 7")] // interiors of 30, 14 (two vectors of 8, overlapping) and 6 columns
+    [InlineData("StemChannels = 12, StageChannels = new[] { 20, 44, 92 }, Stages = new[] { 3, 1, 2 }, FinalChannels = 60, InputHeight = 17, InputWidth = 13, Classes = 7")] // planes down to 1x1
+    [InlineData("StemChannels = 8, StageChannels = new[] { 16, 32 }, Stages = new[] { 2, 2 }, FinalChannels = 32, InputChannels = 1, InputHeight = 150, InputWidth = 75, Classes = 3")] // interiors of 36, 17 (8 + 8 + 1) and 8 columns
+    public void EveryV2VariantMatchesThePortableOne(string arguments) => CompareVariants($"ShuffleNetV2({arguments})");
+
+    /// <summary>The edge-split window bodies, which must match their portable variant exactly.</summary>
+    private static readonly System.Text.RegularExpressions.Regex s_edgeSplitBody = new(@"^(Depthwise3x3|MaxPool3x3|AvgPool3x3)_s\d_(V512|V256|AdvSimd)$");
+
+    private void CompareVariants(string attribute)
     {
-        var compilation = GeneratorHarness.Generate(skipLocalsInit: false, $"using ShuffleNetGen;\nnamespace Variants;\n[ShuffleNet({arguments})]\npublic partial class Model;");
+        var compilation = GeneratorHarness.Generate(skipLocalsInit: false, $"using ShuffleNetGen;\nnamespace Variants;\n[{attribute}]\npublic partial class Model;");
         var generated = compilation.SyntaxTrees.Single(t => t.FilePath.EndsWith(".g.cs", StringComparison.Ordinal)).GetRoot();
         var type = GeneratorHarness.EmitAndLoad(compilation).GetTypes().Single(t => t.Name == "Model");
         int arena = (int)type.GetField("ArenaLength")!.GetValue(null)! + (int)type.GetField("InputLength")!.GetValue(null)!;
@@ -75,12 +95,18 @@ public class KernelVariantTests
                     expected = destination;
                     continue;
                 }
+                bool exact = s_edgeSplitBody.Match(variant.Method) is { Success: true } body && body.Groups[2].Value switch
+                {
+                    "V512" => Vector512.IsHardwareAccelerated,
+                    "V256" => Vector256.IsHardwareAccelerated,
+                    _ => true,
+                };
                 for (int i = 0; i < expected.Length; i++)
                 {
                     // The message is formatted only on a mismatch: Assert.True's would be built for every float of the arena.
-                    float tolerance = 1e-5f * (1 + Math.Abs(expected[i]));
-                    if (!(Math.Abs(destination[i] - expected[i]) <= tolerance))
-                        Assert.Fail($"{kernel}: {variant.Method}<{variant.Shape}> writes {destination[i]} at {i}, the portable variant {expected[i]}");
+                    float tolerance = exact ? 0f : 1e-5f * (1 + Math.Abs(expected[i]));
+                    if (!(Math.Abs(destination[i] - expected[i]) <= tolerance) && !(exact && BitConverter.SingleToInt32Bits(destination[i]) == BitConverter.SingleToInt32Bits(expected[i])))
+                        Assert.Fail($"{kernel}: {variant.Method}<{variant.Shape}> writes {destination[i]} at {i}, the portable variant {expected[i]}{(exact ? " (must be bit for bit)" : "")}");
                 }
                 _output.WriteLine($"{kernel}: {variant.Method}{(variant.Shape is null ? "" : $"<{variant.Shape}>")} matches");
                 compared++;
@@ -102,18 +128,33 @@ public class KernelVariantTests
         {
             int op = int.Parse(((CaseSwitchLabelSyntax)section.Labels.Single()).Value.ToString(), System.Globalization.CultureInfo.InvariantCulture);
             var call = section.DescendantNodes().OfType<InvocationExpressionSyntax>().First();
-            items.TryAdd(((IdentifierNameSyntax)call.Expression).Identifier.ValueText, counts[op]);
+            items.TryAdd(KernelOf(call), counts[op]);
         }
         return items;
     }
 
-    /// <summary>Each window and float pointwise dispatcher of the generated file, with the variants it calls in its order.</summary>
+    /// <summary>
+    /// The kernel a <c>Step</c> call runs: the method it calls, or for a call of a shared generic dispatcher (a table
+    /// kernel's) the shape it is called with.
+    /// </summary>
+    private static string KernelOf(InvocationExpressionSyntax call) => call.Expression switch
+    {
+        GenericNameSyntax g => g.TypeArgumentList.Arguments.Single().ToString(),
+        IdentifierNameSyntax n => n.Identifier.ValueText,
+        var other => throw new InvalidOperationException($"unexpected call {other}"),
+    };
+
+    /// <summary>
+    /// Each window and float pointwise dispatcher of the generated file, with the variants it calls in its order; a
+    /// shared generic dispatcher once for each shape <c>Step</c> calls it with.
+    /// </summary>
     private static IEnumerable<(string Kernel, List<Variant> Variants)> Dispatchers(SyntaxNode root)
     {
+        var step = root.DescendantNodes().OfType<MethodDeclarationSyntax>().Single(m => m.Identifier.ValueText == "Step");
         foreach (var method in root.DescendantNodes().OfType<MethodDeclarationSyntax>())
         {
             string name = method.Identifier.ValueText;
-            if (!s_prefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)) || method.TypeParameterList is not null) continue;
+            if (!s_prefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal))) continue;
             if (!method.AttributeLists.ToString().Contains("AggressiveInlining", StringComparison.Ordinal)) continue;
             // A dispatcher is only its calls (if / else if / else); an inlined helper of a variant (the blocked stem's
             // vector of channels) declares locals.
@@ -126,7 +167,19 @@ public class KernelVariantTests
                     _ => throw new InvalidOperationException($"{name}: unexpected call {i}"),
                 })
                 .ToList();
-            yield return (name, variants);
+            if (method.TypeParameterList is null)
+            {
+                yield return (name, variants);
+                continue;
+            }
+            // A shared dispatcher calls its variants with its own type parameter: each call site's shape takes its place.
+            if (!variants.All(v => v.Shape == "TShape")) continue;
+            foreach (var call in step.DescendantNodes().OfType<InvocationExpressionSyntax>())
+            {
+                if (call.Expression is not GenericNameSyntax g || g.Identifier.ValueText != name) continue;
+                string shape = g.TypeArgumentList.Arguments.Single().ToString();
+                yield return (shape, variants.Select(v => v with { Shape = shape }).ToList());
+            }
         }
     }
 
@@ -134,7 +187,8 @@ public class KernelVariantTests
 
     private static void Run(Type type, Variant variant, float[] source, float[] destination, float[] weights, float[] residual, int start, int stop)
     {
-        var method = type.GetMethod(variant.Method, BindingFlags.NonPublic | BindingFlags.Static)!;
+        // A table kernel's pointwise variant is generic and may share its name with the slice kernel's.
+        var method = type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static).Single(m => m.Name == variant.Method && m.IsGenericMethodDefinition == variant.Shape is not null);
         if (variant.Shape is not null) method = method.MakeGenericMethod(type.GetNestedType(variant.Shape, BindingFlags.NonPublic)!);
         var part = new WorkPart(start, stop);
         if (variant.Part)

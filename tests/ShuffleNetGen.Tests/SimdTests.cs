@@ -78,6 +78,29 @@ public class SimdTests
         }
     }
 
+    /// <summary>
+    /// The swizzled stride-2 loads hold the even or odd elements with columns 2 and 3 swapped with 4 and 5 (what
+    /// SHUFPS leaves), and unswizzling restores the plain loads' order: so a lane-wise sum of swizzled loads, put right
+    /// once, is the sum of the plain ones.
+    /// </summary>
+    [Fact]
+    public void SwizzledLoadsUnswizzleToTheEvenAndOddLoads()
+    {
+        float[] data = Enumerable.Range(0, 40).Select(i => i * 1.5f - 7f).ToArray();
+        int[] columnOfLane = { 0, 1, 4, 5, 2, 3, 6, 7 };
+        for (int offset = 0; offset < 8; offset++)
+        {
+            ref float at = ref data[offset];
+            var even = Simd.LoadEvenSwizzled256(ref at);
+            var odd = Simd.LoadOddSwizzled256(ref at);
+            for (int lane = 0; lane < 8; lane++)
+                Assert.Equal((data[offset + 2 * columnOfLane[lane]], data[offset + 2 * columnOfLane[lane] + 1]), (even.GetElement(lane), odd.GetElement(lane)));
+            Assert.Equal(Simd.LoadEven256(ref at), Simd.Unswizzle256(even));
+            Assert.Equal(Simd.LoadOdd256(ref at), Simd.Unswizzle256(odd));
+            Assert.Equal(Simd.ShiftInZero(Simd.LoadOdd256(ref at)), Simd.Unswizzle256(Simd.ShiftInZeroSwizzled256(odd)));
+        }
+    }
+
     [Fact]
     public void PermuteTakesIndicesBelowSixteenFromTheLowerVectorAndTheRestFromTheUpper()
     {

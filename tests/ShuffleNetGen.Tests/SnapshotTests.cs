@@ -33,12 +33,13 @@ public class SnapshotTests
 
     /// <summary>
     /// Generated code picks a variant in one way only: a dispatcher line, <c>if (check) Variant(…);</c> or
-    /// <c>else if</c>, that calls it. No kernel, tile or band tests an instruction set inside its body; the only other
-    /// place a check appears is the <c>KernelPaths</c> report, which names what the dispatchers pick.
+    /// <c>else if</c>, that calls it; the check may add the int8 family's choice, as in
+    /// <c>if (Dp.IsSupported &amp;&amp; Int8Family.SdotAllowed)</c>. No kernel, tile or band tests an instruction set inside its
+    /// body; the only other place a check appears is the <c>KernelPaths</c> report, which names what the dispatchers pick.
     /// </summary>
     private static void AssertOneDispatchStyle(string source)
     {
-        var dispatch = new System.Text.RegularExpressions.Regex(@"^        (else )?if \([A-Za-z0-9_.:]+\) [A-Za-z0-9_]+(<[A-Za-z0-9_]+>)?\(.*\);$");
+        var dispatch = new System.Text.RegularExpressions.Regex(@"^        (else )?if \([A-Za-z0-9_.:]+( && [A-Za-z0-9_.:]+)?\) [A-Za-z0-9_]+(<[A-Za-z0-9_]+>)?\(.*\);$");
         var checks = source.Split('\n').Where(line => line.Contains(".IsSupported", StringComparison.Ordinal) || line.Contains(".IsHardwareAccelerated", StringComparison.Ordinal));
         Assert.All(checks, line => Assert.True(dispatch.IsMatch(line) || line.StartsWith("        new(\"", StringComparison.Ordinal), "an instruction-set check outside a dispatcher: " + line.Trim()));
     }

@@ -163,6 +163,67 @@ public class TeamTests
         }
     }
 
+    /// <summary>
+    /// With two threads, the caller's parts of every op are a prefix of the op's parts and the worker's the rest: each
+    /// thread keeps the same end of every op, pass after pass, whatever the timing (a late worker only leaves its end
+    /// shorter), so the outputs it writes stay in its own cache. Parts spin long enough for the worker to take some.
+    /// </summary>
+    [Fact]
+    public void EachOfTwoThreadsRunsOneContiguousEndOfEveryOp()
+    {
+        var model = new RecordingModel(ops: 12, items: 8);
+        using var team = new ShuffleNetTeam(2);
+        int callerThread = Environment.CurrentManagedThreadId;
+        int workerOps = 0;
+        for (int pass = 0; pass < 5; pass++)
+        {
+            model.Forward(team);
+            for (int op = 0; op < model.Ops; op++)
+            {
+                var ranByCaller = Enumerable.Range(0, model.Items).Select(item => model.RanBy[op, item] == callerThread).ToArray();
+                int prefix = ranByCaller.TakeWhile(c => c).Count();
+                Assert.True(ranByCaller.Skip(prefix).All(c => !c), $"pass {pass}, op {op}: the caller ran items {string.Join(", ", Enumerable.Range(0, model.Items).Where(i => ranByCaller[i]))}, not a prefix");
+                if (prefix < model.Items) workerOps++;
+            }
+        }
+        _output.WriteLine($"the worker ran the back end of {workerOps} of {5 * model.Ops} ops");
+    }
+
+    /// <summary>A stand-in whose ops have one-item parts that spin for 50 µs and record which thread ran them.</summary>
+    private sealed class RecordingModel : IShuffleNetTeamModel
+    {
+        private readonly int[] _items;
+        private readonly int[] _costs;
+
+        public RecordingModel(int ops, int items)
+        {
+            Ops = ops;
+            Items = items;
+            _items = Enumerable.Repeat(items, ops).ToArray();
+            _costs = Enumerable.Repeat(1_000_000, ops).ToArray();
+            RanBy = new int[ops, items];
+        }
+
+        public int Ops { get; }
+
+        public int Items { get; }
+
+        public int[,] RanBy { get; }
+
+        public ReadOnlySpan<int> TeamWorkItems => _items;
+
+        public ReadOnlySpan<int> TeamCosts => _costs;
+
+        public void Forward(ShuffleNetTeam team) => team.RunForward(this, new float[1], new float[1]);
+
+        public void RunTeamStep(int op, int start, int stop, ref float image, ref float logits)
+        {
+            long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 20_000;
+            while (Stopwatch.GetTimestamp() < until) Thread.SpinWait(10);
+            for (int item = start; item < stop; item++) RanBy[op, item] = Environment.CurrentManagedThreadId;
+        }
+    }
+
     /// <summary>A stand-in with two items in one op, each thread's step blocking until released (or not, without gates).</summary>
     private sealed class GatedModel : IShuffleNetTeamModel
     {

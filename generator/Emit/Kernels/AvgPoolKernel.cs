@@ -58,9 +58,8 @@ internal sealed class AvgPoolKernel : WindowKernel
             var terms = new System.Collections.Generic.List<string>();
             for (int dx = 0; dx < 3; dx++)
             {
-                var (indices, mask) = TapPermute(dx);
-                string tap = $"Simd.Permute(lo, {indices}, hi)";
-                terms.Add(mask is null ? tap : $"({tap} & {mask})");
+                string tap = $"Simd.Permute(lo, {TapIndices(dx)}, hi)";
+                terms.Add(TapMask(dx) is { } mask ? $"({tap} & {mask})" : tap);
             }
             w.Line($"var acc = ({string.Join(" + ", terms)}) * Vector512.Create(1f / 9f);");
             if (Op.Relu) w.Line("acc = Simd.Relu(acc);");

@@ -58,6 +58,8 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     protected override bool WideDoneByOwnVariant => _flat || RowVectorsApply;
 
+    protected override bool Vector256DoneByOwnVariant => _padded is { Vector: "Vector256" };
+
     protected override void AddOwnVariants(List<KernelVariant> variants)
     {
         if (_flat) variants.Add(new(RuntimeChecks.Vector512Accelerated, FlatMethodName, "Vector512 across rows of a copy with zero rows around it"));
@@ -78,7 +80,13 @@ internal sealed class DepthwiseKernel : WindowKernel
     {
         w.Line("float bias = Unsafe.Add(ref taps, 9);");
         for (int t = 0; t < 9; t++)
-            w.Line(interior == Interior.Vector512 ? $"float k{t} = Unsafe.Add(ref taps, {t});" : $"float k{t} = Unsafe.Add(ref taps, {t}); var k{t}V = Vector128.Create(k{t});");
+            w.Line(interior is Interior.Vector512 or Interior.Vector256 ? $"float k{t} = Unsafe.Add(ref taps, {t});" : $"var k{t}V = Vector128.Create(Unsafe.Add(ref taps, {t}));");
+    }
+
+    protected override void EmitEdgesStart(SourceWriter w)
+    {
+        w.Line("float bias = Unsafe.Add(ref taps, 9);");
+        for (int t = 0; t < 9; t++) w.Line($"float k{t} = Unsafe.Add(ref taps, {t});");
     }
 
     protected override string GuardedScalarCombine(string value, string weight) => $"acc += {value} * {weight};";
@@ -295,7 +303,7 @@ internal sealed class DepthwiseKernel : WindowKernel
                 w.Line(first ? $"var right = {RowTap(ky, 2)} * k{3 * ky + 2};" : $"right = Simd.MulAdd({RowTap(ky, 2)}, k{3 * ky + 2}, right);");
                 first = false;
             }
-            string Masked(string sum, int dx) => TapPermute(dx).Mask is { } mask ? $"({sum} & {mask})" : sum;
+            string Masked(string sum, int dx) => TapMask(dx) is { } mask ? $"({sum} & {mask})" : sum;
             w.Line($"var acc = centre + {Masked("left", 0)} + {Masked("right", 2)};");
             if (Op.Relu) w.Line("acc = Simd.Relu(acc);");
             EmitRowVectorStore(w, "acc");

@@ -46,7 +46,7 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
             for (int i = 0; i < KernelWidths.Count - 1; i++)
             {
                 var width = KernelWidths[i];
-                text.Append($"{width.Condition} ? \"{VariantLabel(width)}, \" + {Int8Simd}.DotPath{width.Lanes * 32} : ");
+                text.Append($"{VariantCondition(width)} ? \"{VariantLabel(width)}, \" + {Int8Simd}.DotPath{width.Lanes * 32} : ");
             }
             // Planes narrower than a vector run scalar tiles, whatever the core has.
             if (!HasVectorTiles)
@@ -56,11 +56,43 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
             }
             // With SDOT, the four-channel sub-blocks take one weight vector and SDOT by element.
             if (Neon && Op.OutPerGroup >= V128.Rows)
-                text.Append($"global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? \"{VariantLabel(V128)}, Dp sdot by element\" : ");
+                text.Append($"{Arm.Check} ? \"{VariantLabel(V128)}, Dp sdot by element; \" + {Int8Family}.Description : ");
             text.Append($"\"{VariantLabel(V128)}, \" + {Int8Simd}.DotPath128");
             return text.ToString();
         }
     }
+
+    /// <summary>A wider variant runs only when the CPU's int8 family says so (see <c>ShuffleNetGen.Kernels.Int8Family</c>), not wherever the width is accelerated.</summary>
+    protected override string VariantCondition(Width width) => Int8FamilyCondition(width);
+
+    /// <summary>The check that picks an int8 kernel's <paramref name="width"/> variant (<see cref="PointwiseKernelBase.V256Vnni"/>: the 256-bit VNNI family runs).</summary>
+    internal static string Int8FamilyCondition(Width width) => width == V256Vnni ? $"{Int8Family}.YmmVnni" : Int8FamilyCondition(width.Vector);
+
+    /// <summary>
+    /// The 256-bit VNNI family gets a walk of its own, 4 × 24 tiles (12 accumulators, enough for VPDPBUSD's latency)
+    /// where V256's 4 × 16 keep 8: the VPMADDUBSW+VPMADDWD+VPADDD pair needs two more registers than 16 ymm leave
+    /// beside 12 accumulators. Not emitted where it would walk as V256 does (planes under 24 pixels).
+    /// </summary>
+    protected override IReadOnlyList<Width> WithKindVariants(IReadOnlyList<Width> widths)
+    {
+        int v256 = -1;
+        for (int i = 0; i < widths.Count; i++)
+            if (widths[i] == V256) v256 = i;
+        if (v256 < 0 || SameWalk(V256Vnni, V256)) return widths;
+        var list = new List<Width>(widths);
+        list.Insert(v256, V256Vnni);
+        return list;
+    }
+
+    /// <summary>The check that picks an int8 kernel's <paramref name="vector"/> variant: the family runs on that width (which implies it is accelerated).</summary>
+    internal static string Int8FamilyCondition(string vector) => vector switch
+    {
+        "Vector512" => $"{Int8Family}.Zmm",
+        "Vector256" => $"{Int8Family}.Ymm",
+        _ => RuntimeChecks.Accelerated(vector),
+    };
+
+    private const string Int8Family = KernelSyntax.Runtime + ".Kernels.Int8Family";
 
     protected override void EmitShapeExtras(SourceWriter w)
     {
@@ -182,7 +214,7 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
     /// A tile: int32 accumulators from zero take one packed pixel vector per slot of four input channels for all rows
     /// at once; then each becomes a float (sum × scale + bias, fused) and gets the float epilogue.
     /// </summary>
-    protected override (string Check, string Suffix) Arm => ("global::System.Runtime.Intrinsics.Arm.Dp.IsSupported", "Dp");
+    protected override (string Check, string Suffix) Arm => ($"global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && {Int8Family}.SdotAllowed", "Dp");
 
     protected override void EmitTile(SourceWriter w, Tile tile, string name, bool arm)
     {

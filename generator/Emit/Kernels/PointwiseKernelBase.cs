@@ -24,13 +24,20 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         if (op.InputPlanes.IsTable && op.Groups != 1) throw new System.NotSupportedException($"{op.Name}: a grouped 1x1 convolution reads its input as a slice, not through a plane table.");
         if (!op.InputPlanes.IsContiguous && !op.InputPlanes.IsTable) throw new System.NotSupportedException($"{op.Name}: a 1x1 convolution reads a slice or a plane table, not a shuffled slice.");
         Op = op;
-        KernelWidths = Widths(op, widths);
+        _widths = widths;
         Neon = (widths & VectorWidths.AdvSimd) != 0;
     }
 
     protected PointwiseOp Op { get; }
 
-    protected IReadOnlyList<Width> KernelWidths { get; }
+    private readonly VectorWidths _widths;
+    private IReadOnlyList<Width>? _kernelWidths;
+
+    /// <summary>The variants' widths, widest first (the last is the portable one), with the kind's own variants.</summary>
+    protected IReadOnlyList<Width> KernelWidths => _kernelWidths ??= WithKindVariants(Widths(Op, _widths));
+
+    /// <summary>A kind's variants beyond one per width (the int8 kind's <see cref="V256Vnni"/>).</summary>
+    protected virtual IReadOnlyList<Width> WithKindVariants(IReadOnlyList<Width> widths) => widths;
 
     /// <summary>Whether the ARM64 branches are emitted (the model's target includes AdvSimd).</summary>
     protected bool Neon { get; }
@@ -48,6 +55,12 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     internal static readonly Width V512 = new("Vector512", 16, 8, 24, "V512");
     internal static readonly Width V256 = new("Vector256", 8, 4, 8, "V256");
     internal static readonly Width V128 = new("Vector128", 4, 4, 8, "V128");
+
+    /// <summary>
+    /// Vector256 for a family whose dot product is one long-latency instruction (VPDPBUSD: about 5 cycles, 2 a cycle on
+    /// Intel P-cores, so 10 or more accumulators in flight): its own walk with more accumulators, over V256's tiles.
+    /// </summary>
+    internal static readonly Width V256Vnni = new("Vector256", 8, 4, 12, "V256Vnni");
 
     /// <summary>Widths worth emitting for this op, widest first; the last is always the portable one.</summary>
     private static IReadOnlyList<Width> Widths(PointwiseOp op, VectorWidths widths)
@@ -167,17 +180,25 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             + (shuffled ? $"; output stored in {(op.OfficialShuffle ? "official (megvii) " : "")}channel-shuffled order ({op.ShuffleGroups} groups)" : "") + ".");
         var variants = new List<KernelVariant>();
         for (int i = 0; i < KernelWidths.Count; i++)
-            variants.Add(new(i == KernelWidths.Count - 1 ? null : KernelWidths[i].Condition, KernelName(KernelWidths[i]), KernelName(KernelWidths[i])));
+            variants.Add(new(i == KernelWidths.Count - 1 ? null : VariantCondition(KernelWidths[i]), KernelName(KernelWidths[i]), KernelName(KernelWidths[i])));
         KernelSyntax.EmitDispatcher(w, summary, $"{Name}({Parameters})", Arguments, variants);
     }
 
     public abstract string PathExpression { get; }
 
+    /// <summary>The check under which the dispatcher picks <paramref name="width"/>'s variant (default: the width is accelerated).</summary>
+    protected virtual string VariantCondition(Width width) => width.Condition;
+
     /// <summary>Whether the portable variant's tiles are vectors: planes narrower than a Vector128 take scalar tiles.</summary>
     protected bool HasVectorTiles => Op.Output.Pixels >= V128.Lanes;
 
     /// <summary>Pixel vectors per tile for a sub-block of <paramref name="rows"/> channels: as many as the accumulators allow.</summary>
-    private int TileVectors(Width width, int rows) => System.Math.Max(1, System.Math.Min(6, AccumulatorBudget(width) / rows));
+    /// <remarks>
+    /// <see cref="V256Vnni"/>'s budget is for full-row tiles only; fewer rows (a block's tail) keep V256's tiles, since a
+    /// tile of their own per row count would add a method for a small share of the work.
+    /// </remarks>
+    private int TileVectors(Width width, int rows) =>
+        System.Math.Max(1, System.Math.Min(6, AccumulatorBudget(width == V256Vnni && rows < width.Rows ? V256 : width) / rows));
 
     /// <summary>The accumulator registers a tile of this kind may hold on <paramref name="width"/> (its default: the width's).</summary>
     protected virtual int AccumulatorBudget(Width width) => width.Accumulators;
@@ -396,7 +417,20 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     }
 
     /// <summary>ARM64 gets its own body for tiles where four channels' weights fill one Vector128 (by-element FMLA or SDOT).</summary>
-    private Tile TileOf(Width width, int rows, int vectors) => new(width, rows, vectors, Neon: Neon && width == V128 && rows == V128.Rows, TilesTakeSlots);
+    /// <remarks>A tile's body does not depend on the walk's accumulator budget, so <see cref="V256Vnni"/>'s walk calls V256 tiles.</remarks>
+    private Tile TileOf(Width width, int rows, int vectors) => new(width == V256Vnni ? V256 : width, rows, vectors, Neon: Neon && width == V128 && rows == V128.Rows, TilesTakeSlots);
+
+    /// <summary>Whether <paramref name="a"/> and <paramref name="b"/> walk every block with the same tile calls (a variant for both would be a copy).</summary>
+    protected bool SameWalk(Width a, Width b)
+    {
+        foreach (int blockRows in BlockSizes)
+        {
+            if (!System.Linq.Enumerable.SequenceEqual(TileCalls(a, blockRows), TileCalls(b, blockRows))) return false;
+            int chunkA = PixelChunkOf(a), chunkB = PixelChunkOf(b);
+            if (chunkA != chunkB) return false;
+        }
+        return true;
+    }
 
     /// <summary>The narrowest width, no wider than <paramref name="widest"/>, whose vector holds <paramref name="pixels"/> pixels.</summary>
     private static Width NarrowestCovering(int pixels, Width widest)

@@ -240,6 +240,12 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
         int s = Op.Stride;
         string V = block.Vector;
+        // Stride 2 on Vector256 keeps SHUFPS's lane order through every tap (see Simd.LoadEvenSwizzled256) and
+        // puts each sum right once, at its store.
+        bool swizzled = s == 2 && V == "Vector256";
+        string even = swizzled ? "Simd.LoadEvenSwizzled256" : $"Simd.LoadEven{block.Lanes * 32}";
+        string odd = swizzled ? "Simd.LoadOddSwizzled256" : $"Simd.LoadOdd{block.Lanes * 32}";
+        string shift = swizzled ? "Simd.ShiftInZeroSwizzled256" : "Simd.ShiftInZero";
         w.Line($"/// <summary>One vector of output columns, from <paramref name=\"ox\"/>, of an output row of <see cref=\"{InteriorMethodName(block, channels)}\"/>: input rows <paramref name=\"row0\"/> (when <paramref name=\"above\"/>), <paramref name=\"row1\"/> and <paramref name=\"row2\"/> (when <paramref name=\"below\"/>); at the <paramref name=\"leftEdge\"/> the left taps of column 0 are the padding.</summary>");
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {VectorMethodName(block, channels)}(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)"))
@@ -250,30 +256,30 @@ internal sealed class StemConvolutionKernel : WindowKernel
             {
                 w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {InPixels});");
                 w.Line("ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);");
-                for (int ky = 0; ky < 3; ky++)
+                // A loop over the window's rows, not one copy of the taps per row: a third of the source (the rows are
+                // the same code but for their offsets), with the same multiply-adds in the same order.
+                using (w.Open("for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)"))
                 {
-                    string? condition = ky switch { 0 => "above", 2 => "below", _ => null };
-                    using (condition is null ? default : w.Open($"if ({condition})"))
-                    {
-                        // in{ky} is the centre tap of the first column. The left taps load from one input column before
-                        // it (stride 1) or two (stride 2, their odd lanes), except at the left edge, where that is the
-                        // padding: they are the column to their right (stride 1: the centre taps; stride 2: the right
-                        // ones) shifted one lane, with the padding's zero.
-                        w.Line($"ref float in{ky} = ref Unsafe.Add(ref inputPlane, row{ky} + {(s == 1 ? "ox" : $"ox * {s}")});");
-                        int left = ky * 3, centre = left + 1, right = left + 2;
-                        w.Line($"var x{centre} = {(s == 1 ? $"{V}.LoadUnsafe(ref in{ky})" : $"Simd.LoadEven{block.Lanes * 32}(ref in{ky})")};");
-                        w.Line($"var x{right} = {(s == 1 ? $"{V}.LoadUnsafe(ref in{ky}, 1)" : $"Simd.LoadOdd{block.Lanes * 32}(ref in{ky})")};");
-                        string before = s == 1 ? $"{V}.LoadUnsafe(ref Unsafe.Subtract(ref in{ky}, 1))" : $"Simd.LoadOdd{block.Lanes * 32}(ref Unsafe.Subtract(ref in{ky}, 2))";
-                        w.Line($"var x{left} = leftEdge ? Simd.ShiftInZero(x{(s == 1 ? centre : right)}) : {before};");
-                        for (int t = left; t <= right; t++)
-                            for (int j = 0; j < channels; j++)
-                                w.Line($"acc{j} = Simd.MulAdd(x{t}, {V}.Create(Unsafe.Add(ref ciTaps, {j * TapStride + t})), acc{j});");
-                    }
+                    // input is the centre tap of the first column. The left taps load from one input column before it
+                    // (stride 1) or two (stride 2, their odd lanes), except at the left edge, where that is the padding:
+                    // they are the column to their right (stride 1: the centre taps; stride 2: the right ones) shifted
+                    // one lane, with the padding's zero.
+                    w.Line($"ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + {(s == 1 ? "ox" : $"ox * {s}")});");
+                    w.Line("ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);");
+                    w.Line($"var centre = {(s == 1 ? $"{V}.LoadUnsafe(ref input)" : $"{even}(ref input)")};");
+                    w.Line($"var right = {(s == 1 ? $"{V}.LoadUnsafe(ref input, 1)" : $"{odd}(ref input)")};");
+                    string before = s == 1 ? $"{V}.LoadUnsafe(ref Unsafe.Subtract(ref input, 1))" : $"{odd}(ref Unsafe.Subtract(ref input, 2))";
+                    w.Line($"var left = leftEdge ? {shift}({(s == 1 ? "centre" : "right")}) : {before};");
+                    string[] columns = { "left", "centre", "right" };
+                    for (int kx = 0; kx < 3; kx++)
+                        for (int j = 0; j < channels; j++)
+                            w.Line($"acc{j} = Simd.MulAdd({columns[kx]}, {V}.Create(Unsafe.Add(ref rowTaps, {j * TapStride + kx})), acc{j});");
                 }
             }
             for (int j = 0; j < channels; j++)
             {
                 if (Op.Relu) w.Line($"acc{j} = Simd.Relu(acc{j});");
+                if (swizzled) w.Line($"acc{j} = Simd.Unswizzle256(acc{j});");
                 w.Line($"acc{j}.StoreUnsafe(ref blockOutput, (nuint)({(j == 0 ? "" : $"{j * OutPixels} + ")}outRow + ox));");
             }
         }

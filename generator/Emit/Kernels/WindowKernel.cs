@@ -9,8 +9,8 @@ namespace ShuffleNetGen.Generator.Emit;
 /// What the 3x3, padding-1 window kernels share (stem convolution, depthwise convolution, max and average pool): the
 /// access pattern, and one dispatcher per kernel that picks a variant by the instruction sets the machine has
 /// (<see cref="KernelSyntax.EmitDispatcher"/>). Edge outputs, where some taps fall in the padding, are scalar; the
-/// interior columns run on Vector512 (sixteen columns per vector), on Vector128 with AdvSimd (ARM64), or on portable
-/// Vector128 (four columns), each in a variant of its own.
+/// interior columns run on Vector512 (sixteen columns per vector), on Vector256 (eight: AVX2 machines without AVX-512),
+/// on Vector128 with AdvSimd (ARM64), or on portable Vector128 (four columns), each in a variant of its own.
 /// </summary>
 /// <remarks>
 /// The depthwise and pooling variants are generic methods shared by every kernel of their kind, stride and width
@@ -24,8 +24,10 @@ internal abstract class WindowKernel : IKernelEmitter
 {
     protected const int Lanes = 4;
     protected const int WideLanes = 16;
+    protected const int MidLanes = 8;
     protected static readonly (string Vector, int Lanes) Narrow = ("Vector128", 4);
     protected static readonly (string Vector, int Lanes) Wide = ("Vector512", 16);
+    protected static readonly (string Vector, int Lanes) Mid = ("Vector256", 8);
 
     protected WindowKernel(WindowOp op, VectorWidths widths)
     {
@@ -77,7 +79,31 @@ internal abstract class WindowKernel : IKernelEmitter
     public virtual string? PackStatement => null;
 
     public virtual string CallStatement() =>
-        $"{Name}({Source}, {Destination}{RangeArguments});";
+        $"{CallTarget}({Source}, {Destination}{RangeArguments});";
+
+    /// <summary>
+    /// Whether the kernel has no dispatcher of its own but calls one its kind and stride share (or, with one variant,
+    /// that variant): a table kernel's variants are the shared bodies only, so all that is its own is its shape. ShuffleNet
+    /// v2 has a table kernel per unit, so per-kernel dispatchers were most of its window code.
+    /// </summary>
+    private bool SharedDispatch => PlaneTables && SharedBodies;
+
+    /// <summary>What the op's call statement calls: the kernel's dispatcher, or the shared one instantiated with its shape.</summary>
+    protected string CallTarget => SharedDispatch ? $"{SharedDispatcherName}<{ShapeName}>" : Name;
+
+    /// <summary>
+    /// The shared dispatcher of this kind and stride that picks among this kernel's variants: the set follows from the
+    /// widest (every narrower one the model's widths and the kind have comes after it), so the name says that one. A
+    /// single variant needs no dispatcher.
+    /// </summary>
+    private string SharedDispatcherName
+    {
+        get
+        {
+            var interiors = EdgeSplitVariants().Select(v => v.Item1).ToList();
+            return interiors.Count == 1 ? SharedBody(interiors[0]) : $"{KindPrefix}s{Op.Stride}_UpTo{Suffix(interiors[0])}";
+        }
+    }
 
     /// <summary>Whether a team splits this kernel over its channels (each output channel reads its own planes only).</summary>
     protected virtual bool SplitsChannels => true;
@@ -114,6 +140,7 @@ internal abstract class WindowKernel : IKernelEmitter
         /// <summary>Not here: the variant computes them elsewhere (the blocked stem).</summary>
         None,
         Vector512,
+        Vector256,
         AdvSimd,
         Vector128,
     }
@@ -121,6 +148,7 @@ internal abstract class WindowKernel : IKernelEmitter
     private static string Suffix(Interior interior) => interior switch
     {
         Interior.Vector512 => "V512",
+        Interior.Vector256 => "V256",
         Interior.AdvSimd => "AdvSimd",
         _ => "V128",
     };
@@ -142,12 +170,18 @@ internal abstract class WindowKernel : IKernelEmitter
     private IEnumerable<(Interior, string?, string)> EdgeSplitVariants()
     {
         if (WideInteriors && LongestInterior >= WideLanes && !WideDoneByOwnVariant) yield return (Interior.Vector512, RuntimeChecks.Vector512Accelerated, "Vector512");
+        // Only the shared bodies have a Vector256 interior: the stem blocks its channels on Vector256 instead.
+        if (SharedBodies && (Widths & VectorWidths.Vector256) != 0 && LongestInterior >= MidLanes && !Vector256DoneByOwnVariant)
+            yield return (Interior.Vector256, RuntimeChecks.Accelerated("Vector256"), "Vector256");
         if (LongestInterior >= Lanes && HasNeonVariant) yield return (Interior.AdvSimd, RuntimeChecks.AdvSimdArm64, "Vector128, " + NeonInstructions);
         yield return (Interior.Vector128, null, LongestInterior >= Lanes ? "Vector128" : "scalar (no interior of four columns)");
     }
 
     /// <summary>Whether an own variant covers every machine with Vector512 (so no edge-split Vector512 variant is needed).</summary>
     protected virtual bool WideDoneByOwnVariant => false;
+
+    /// <summary>Whether an own variant covers every machine with Vector256 (so no edge-split Vector256 variant is needed).</summary>
+    protected virtual bool Vector256DoneByOwnVariant => false;
 
     /// <summary>The variants of this kind's own, checked before the edge-split ones.</summary>
     protected virtual void AddOwnVariants(List<KernelVariant> variants)
@@ -173,7 +207,8 @@ internal abstract class WindowKernel : IKernelEmitter
     public void EmitMethods(SourceWriter w)
     {
         if (SharedBodies) EmitShape(w);
-        KernelSyntax.EmitDispatcher(w, Summary, $"{Name}({Parameters})", Arguments, Variants);
+        if (SharedDispatch && Variants.Count != EdgeSplitVariants().Count()) throw new System.InvalidOperationException("A table kernel runs the shared bodies only.");
+        if (!SharedDispatch) KernelSyntax.EmitDispatcher(w, Summary, $"{Name}({Parameters})", Arguments, Variants);
         EmitOwnVariantMethods(w);
         if (!SharedBodies)
         {
@@ -197,11 +232,20 @@ internal abstract class WindowKernel : IKernelEmitter
         get
         {
             if (!SharedBodies) return SharedDefinition.None;
-            var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface) };
-            foreach (var (interior, _, _) in EdgeSplitVariants())
+            var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface), new(EdgesMethod, EmitEdgesMethod) };
+            var interiors = new List<(Interior, string?, string)>(EdgeSplitVariants());
+            foreach (var (interior, _, _) in interiors)
             {
                 var body = interior;
                 shared.Add(new SharedDefinition(SharedBody(body), w => EmitSharedBody(w, body)));
+            }
+            if (SharedDispatch && interiors.Count > 1)
+            {
+                var variants = interiors.Select(v => new KernelVariant(v.Item2, $"{SharedBody(v.Item1)}<TShape>", v.Item3)).ToList();
+                string picks = string.Join(", else ", interiors.Select(v => v.Item2 is null ? Suffix(v.Item1) : $"{Suffix(v.Item1)} where {v.Item2.Replace(".IsHardwareAccelerated", " is accelerated").Replace(".IsSupported", "")}"));
+                shared.Add(new SharedDefinition(SharedDispatcherName, w => KernelSyntax.EmitDispatcher(w,
+                    $"The {Summary.Split(',')[0]}, stride {Op.Stride}, of table kernels whose widest interior is {Suffix(interiors[0].Item1)}: {picks}.",
+                    $"{SharedDispatcherName}<TShape>({Parameters}) where TShape : struct, {ShapeInterface}", Arguments, variants)));
             }
             return shared;
         }
@@ -237,6 +281,7 @@ internal abstract class WindowKernel : IKernelEmitter
 
     private void EmitShape(SourceWriter w)
     {
+        if (SharedDispatch) w.Line($"/// <summary>{Summary}</summary>");
         using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
         {
             w.Line($"public static int Channels => {Op.Channels};");
@@ -290,10 +335,11 @@ internal abstract class WindowKernel : IKernelEmitter
     {
         string body = SharedBody(interior), band = body + "_Band";
         string constraint = $"where TShape : struct, {ShapeInterface}";
-        string vector = interior == Interior.Vector512 ? "Vector512" : "Vector128";
+        var width = interior switch { Interior.Vector512 => Wide, Interior.Vector256 => Mid, _ => Narrow };
         string interiorNote = interior switch
         {
             Interior.Vector512 => "sixteen interior columns per Vector512 (for planes with at least sixteen)",
+            Interior.Vector256 => "eight interior columns per Vector256 (for planes with at least eight)",
             Interior.AdvSimd => "four interior columns per Vector128, with AdvSimd (for planes with at least four)",
             _ => "four interior columns per Vector128 where there are at least four, else scalar",
         };
@@ -316,35 +362,29 @@ internal abstract class WindowKernel : IKernelEmitter
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {band}<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below{BandParameters}) {constraint}"))
         {
+            w.Line($"{EdgesMethod}<TShape>(ref plane, ref output, first, end, above, below{BandArguments});");
             EmitBandStart(w, interior);
             using (w.Open("for (int oy = first; oy < end; oy++)"))
             {
-                w.Line($"int row0 = above ? ({Affine("oy", s, -1)}) * TShape.InWidth : 0;");
-                w.Line($"int row1 = {(s == 1 ? "oy" : $"oy * {s}")} * TShape.InWidth;");
-                w.Line($"int row2 = below ? ({Affine("oy", s, 1)}) * TShape.InWidth : 0;");
-                w.Line("int outRow = oy * TShape.OutWidth;");
-                // Scalar columns: 0, and ColumnsEnd when it misses its right tap (ColumnsEnd >= OutWidth - 1, so the step
-                // ends the loop after it); every column when the interior has no vector of four.
-                string step = interior == Interior.Vector128 ? "TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1" : "TShape.ColumnsEnd";
-                using (w.Open($"for (int ox = 0; ox < TShape.OutWidth; ox += {step})"))
-                    EmitGuardedScalar(w);
-                int lanes = interior == Interior.Vector512 ? WideLanes : Lanes;
+                EmitBandRowOffsets(w);
+                int lanes = width.Lanes;
                 using (interior == Interior.Vector128 ? w.Open("if (TShape.ColumnsEnd > 4)") : default)
                 using (w.Open($"for (int ox = 1; ox < TShape.ColumnsEnd; ox += {lanes})"))
                 {
                     // The last vector ends at the last interior column, recomputing some of its neighbour's (equal values).
                     w.Line($"int at = Math.Min(ox, TShape.ColumnsEnd - {lanes});");
-                    var taps = new VectorTaps(this, w, 0b111, "at", interior == Interior.Vector512 ? Wide : Narrow, interior == Interior.AdvSimd)
+                    var taps = new VectorTaps(this, w, 0b111, "at", width, interior == Interior.AdvSimd)
                     {
                         RowConditions = new[] { "above", null, "below" },
                     };
-                    if (FromBias) w.Line($"var acc = {vector}.Create(bias);");
-                    else w.Line($"var acc = {vector}<float>.Zero;");
+                    if (FromBias) w.Line($"var acc = {width.Vector}.Create(bias);");
+                    else w.Line($"var acc = {width.Vector}<float>.Zero;");
                     taps.First = false;
                     taps.StartsFromFirstTap = !FromBias;
                     EmitVectorTaps(w, taps);
                     EmitVectorEpilogue(w, taps.V);
                     w.Line("if (TShape.Relu) acc = Simd.Relu(acc);");
+                    if (interior == Interior.Vector256 && s == 2) w.Line("acc = Simd.Unswizzle256(acc);");
                     w.Line($"acc.StoreUnsafe(ref output, (nuint)(outRow + at));");
                 }
             }
@@ -352,28 +392,66 @@ internal abstract class WindowKernel : IKernelEmitter
         w.Line();
     }
 
-    /// <summary>One scalar output at <c>ox</c> of a band: each tap checked against the padding (at most two outputs a row).</summary>
-    private void EmitGuardedScalar(SourceWriter w)
+    /// <summary>The method of this kind and stride that computes a band row's scalar columns, shared by every interior width.</summary>
+    private string EdgesMethod => $"{KindPrefix}s{Op.Stride}_Edges";
+
+    /// <summary>The scalar taps of an edge read their weights through <c>taps</c> (kinds with weights).</summary>
+    protected virtual void EmitEdgesStart(SourceWriter w)
+    {
+    }
+
+    /// <summary>A band's <c>row0</c>, <c>row1</c>, <c>row2</c> (input rows oy·stride − 1, + 0, + 1, where they exist) and <c>outRow</c>.</summary>
+    private void EmitBandRowOffsets(SourceWriter w)
     {
         int s = Op.Stride;
-        w.Line($"float acc = {(FromBias ? "bias" : ScalarIdentity)};");
-        for (int ky = 0; ky < 3; ky++)
+        w.Line($"int row0 = above ? ({Affine("oy", s, -1)}) * TShape.InWidth : 0;");
+        w.Line($"int row1 = {(s == 1 ? "oy" : $"oy * {s}")} * TShape.InWidth;");
+        w.Line($"int row2 = below ? ({Affine("oy", s, 1)}) * TShape.InWidth : 0;");
+        w.Line("int outRow = oy * TShape.OutWidth;");
+    }
+
+    /// <summary>
+    /// The scalar outputs of a band's rows, each tap checked against the padding: one method for all widths, since
+    /// their edges are the same (every width's interior covers columns 1 to ColumnsEnd − 1 where ColumnsEnd > 4).
+    /// A band calls it once, before its vectors, so a kind's scalar weights load once per band, not per row.
+    /// </summary>
+    private void EmitEdgesMethod(SourceWriter w)
+    {
+        int s = Op.Stride;
+        w.Line($"/// <summary>The scalar columns of output rows [first, end) of the {Summary.Split(',')[0]} bands, stride {s}.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {EdgesMethod}<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below{BandParameters}) where TShape : struct, {ShapeInterface}"))
         {
-            string? row = ky switch { 0 => "above", 2 => "below", _ => null };
-            using (row is null ? default : w.Open($"if ({row})"))
+            EmitEdgesStart(w);
+            using (w.Open("for (int oy = first; oy < end; oy++)"))
             {
-                for (int kx = 0; kx < 3; kx++)
+                EmitBandRowOffsets(w);
+                // Column 0, and ColumnsEnd when it misses its right tap (ColumnsEnd >= OutWidth - 1, so the step ends the
+                // loop after it); every column when the interior has no vector of four.
+                using (w.Open("for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)"))
                 {
-                    string? column = kx switch { 0 => "ox > 0", 2 => $"{Affine("ox", s, 1)} < TShape.InWidth", _ => null };
-                    string value = $"Unsafe.Add(ref plane, row{ky} + {Affine("ox", s, kx - 1)})";
-                    string statement = GuardedScalarCombine(value, ScalarWeight(ky * 3 + kx, "taps"));
-                    w.Line(column is null ? statement : $"if ({column}) {statement}");
+                    w.Line($"float acc = {(FromBias ? "bias" : ScalarIdentity)};");
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        string? row = ky switch { 0 => "above", 2 => "below", _ => null };
+                        using (row is null ? default : w.Open($"if ({row})"))
+                        {
+                            for (int kx = 0; kx < 3; kx++)
+                            {
+                                string? column = kx switch { 0 => "ox > 0", 2 => $"{Affine("ox", s, 1)} < TShape.InWidth", _ => null };
+                                string value = $"Unsafe.Add(ref plane, row{ky} + {Affine("ox", s, kx - 1)})";
+                                string statement = GuardedScalarCombine(value, ScalarWeight(ky * 3 + kx, "taps"));
+                                w.Line(column is null ? statement : $"if ({column}) {statement}");
+                            }
+                        }
+                    }
+                    EmitScalarEpilogue(w);
+                    w.Line("if (TShape.Relu) acc = MathF.Max(acc, 0f);");
+                    w.Line("Unsafe.Add(ref output, outRow + ox) = acc;");
                 }
             }
         }
-        EmitScalarEpilogue(w);
-        w.Line("if (TShape.Relu) acc = MathF.Max(acc, 0f);");
-        w.Line("Unsafe.Add(ref output, outRow + ox) = acc;");
+        w.Line();
     }
 
     /// <summary>The statement folding a scalar tap into an <c>acc</c> that is already declared.</summary>
@@ -524,8 +602,16 @@ internal abstract class WindowKernel : IKernelEmitter
         return ($"Vector512.Create({string.Join(", ", indices)})", padding ? mask : null);
     }
 
+    private static readonly string[] s_tapColumns = { "left", "centre", "right" };
+
+    /// <summary>The local holding <see cref="TapPermute"/>'s indices for tap column <paramref name="dx"/>.</summary>
+    protected static string TapIndices(int dx) => s_tapColumns[dx] + "Columns";
+
+    /// <summary>The local holding <see cref="TapPermute"/>'s padding mask for tap column <paramref name="dx"/>, or null when it has none.</summary>
+    protected string? TapMask(int dx) => TapPermute(dx).Mask is null ? null : s_tapColumns[dx] + "Inside";
+
     /// <summary>Tap column <paramref name="dx"/> of input row ky for every output lane.</summary>
-    protected string RowTap(int ky, int dx) => $"Simd.Permute(lo{ky}, {TapPermute(dx).Indices}, hi{ky})";
+    protected string RowTap(int ky, int dx) => $"Simd.Permute(lo{ky}, {TapIndices(dx)}, hi{ky})";
 
     /// <summary>Stores the row vector <paramref name="acc"/> as its two halves (see <see cref="RowVectorsApply"/>).</summary>
     protected void EmitRowVectorStore(SourceWriter w, string acc)
@@ -549,6 +635,21 @@ internal abstract class WindowKernel : IKernelEmitter
         w.Line($"/// <summary>{summary}</summary>");
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {RowVectorsMethodName}(ref float source, ref float destination{parameters}{RangeParameters})"))
+        {
+            // Every row permutes and masks with the same constants: named once, not spelled out at each of the rows' taps.
+            for (int dx = 0; dx < 3; dx++)
+            {
+                var (indices, mask) = TapPermute(dx);
+                w.Line($"var {TapIndices(dx)} = {indices};");
+                if (mask is not null) w.Line($"var {TapMask(dx)} = {mask};");
+            }
+            EmitRowVectorChannels(w, channelStart, row);
+        }
+        w.Line();
+    }
+
+    private void EmitRowVectorChannels(SourceWriter w, System.Action channelStart, System.Action<int> row)
+    {
         using (w.Open(WorkRange.ChannelLoop))
         {
             w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {InPixels});");
@@ -564,7 +665,6 @@ internal abstract class WindowKernel : IKernelEmitter
                 }
             }
         }
-        w.Line();
     }
 
     /// <summary><c>rowN</c> (start of input row ky) and <c>outRow</c> for output row <paramref name="oy"/> (a literal or <c>oy</c>).</summary>
@@ -821,7 +921,7 @@ internal abstract class WindowKernel : IKernelEmitter
 
     /// <summary>Convolutions: the call passes the op's packed weights.</summary>
     protected string WeightedCallStatement() =>
-        $"{Name}({Source}, {Destination}, {OperandRefs.Weights(Op)}{RangeArguments});";
+        $"{CallTarget}({Source}, {Destination}, {OperandRefs.Weights(Op)}{RangeArguments});";
 
     /// <summary>
     /// The input vector of tap (ky, kx) for the output columns at <c>ox</c>, from <c>in{ky}</c> (input row ky at the
@@ -830,7 +930,8 @@ internal abstract class WindowKernel : IKernelEmitter
     protected static string TapLoad(string vector, int stride, int ky, int kx)
     {
         if (stride == 1) return kx == 0 ? $"{vector}.LoadUnsafe(ref in{ky})" : $"{vector}.LoadUnsafe(ref in{ky}, {kx})";
-        string suffix = vector == "Vector512" ? "512" : "";
+        // Vector256 keeps SHUFPS's order (see Simd.LoadEvenSwizzled256): its shared band puts the sum right before storing.
+        string suffix = vector switch { "Vector512" => "512", "Vector256" => "Swizzled256", _ => "" };
         return kx switch
         {
             0 => $"Simd.LoadOdd{suffix}(ref Unsafe.Subtract(ref in{ky}, 2))",

@@ -1137,6 +1137,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_12ch_8x8_Relu_Rows_V512(ref float source, ref float destination, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0);
+        var leftInside = Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -1151,7 +1155,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 var hi2 = lo2;
                 var lo = lo1 + lo2;
                 var hi = hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
@@ -1170,7 +1174,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 var hi2 = lo2;
                 var lo = lo0 + lo1 + lo2;
                 var hi = hi0 + hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
@@ -1289,6 +1293,10 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_30ch_8x8_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0);
+        var leftInside = Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -1310,15 +1318,15 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 int outRow = 0;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
                 var hi1 = lo1;
-                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, bias);
-                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1) * k3;
-                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1) * k5;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, bias);
+                var left = Simd.Permute(lo1, leftColumns, hi1) * k3;
+                var right = Simd.Permute(lo1, rightColumns, hi1) * k5;
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -1330,20 +1338,20 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 int outRow = oy * 4;
                 var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 0)));
                 var hi0 = lo0;
-                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi0), k1, bias);
-                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi0) * k0;
-                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi0) * k2;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, centreColumns, hi0), k1, bias);
+                var left = Simd.Permute(lo0, leftColumns, hi0) * k0;
+                var right = Simd.Permute(lo0, rightColumns, hi0) * k2;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
                 var hi1 = lo1;
-                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, centre);
-                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k3, left);
-                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1), k5, right);
+                centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, leftColumns, hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, rightColumns, hi1), k5, right);
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -2172,23 +2180,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 max pool bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
         for (int oy = first; oy < end; oy++)
         {
@@ -2196,7 +2190,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = float.NegativeInfinity;
                 if (above)
@@ -2217,6 +2211,34 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -2266,33 +2288,13 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = float.NegativeInfinity;
-                if (above)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
-                }
-                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
-                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
-                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
-                if (below)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -2324,23 +2326,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         }
     }
 
-    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 average pool bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
         for (int oy = first; oy < end; oy++)
         {
@@ -2370,6 +2358,34 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        AvgPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -3435,35 +3451,20 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
@@ -3491,6 +3492,45 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -3622,35 +3662,20 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy - 1) * TShape.InWidth : 0;
@@ -3678,6 +3703,45 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s1_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)

@@ -862,39 +862,39 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
         new("Conv3x3_s2_3to6_64x64_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_6ch_32x32", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("MaxPool3x3_s2_6ch_32x32", Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Quantize_g1_6ch_256px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_15ch_16x16", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Quantize_g3_15ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_15to54_64px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to54_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to54_64px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_15to54_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_15to54_64px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_15to54_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_15to54_64px_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_15to54_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_15to54_64px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_15to54_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_60ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_15ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V128, Dp sdot by element" : "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_60ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Quantize_g3_30ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V128, Dp sdot by element" : "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_120ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V128, Dp sdot by element" : "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
         new("Quantize_g3_60ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_V128, Dp sdot by element" : "Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_240ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_240to60_4px_Shuffle3_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_240to60_4px_Shuffle3_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_V128, Dp sdot by element" : "Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, Dp sdot by element" : "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("QuantizeFeatures_240", "scalar"),
-        new("Int8Linear_240to10", Vector512.IsHardwareAccelerated ? "Vector512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Vector256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Vector128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Linear_240to10", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Linear_240to10_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Linear_240to10_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Linear_240to10_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Int8Linear_240to10_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
     };
 
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
@@ -942,7 +942,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 2, 15, 6, 9, 15, 3, 15, 6, 9, 3, 15, 6, 9, 3, 15, 6, 9, 60, 6, 30, 9, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 120, 9, 60, 15, 15, 30, 9, 60, 15, 30, 9, 60, 15, 30, 9, 60, 15, 30, 60, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 2, 15, 6, 9, 15, 3, 15, 6, 9, 3, 15, 6, 9, 3, 15, 6, 9, 60, 6, 30, 9, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 6, 30, 9, 15, 120, 9, 60, 15, 15, 30, 9, 60, 15, 30, 9, 60, 15, 30, 9, 60, 15, 30, 60, 1, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 5, 24, 9, 4, 18, 9, 20, 9, 4, 20, 20, 9, 4, 20, 20, 9, 4, 20, 18, 39, 5, 2, 10, 5, 20, 5, 2, 20, 20, 5, 2, 20, 20, 5, 2, 20, 20, 5, 2, 20, 20, 5, 2, 20, 20, 5, 2, 20, 20, 5, 2, 20, 9, 39, 3, 1, 10, 3, 20, 3, 1, 20, 20, 3, 1, 20, 20, 3, 1, 20, 3, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -1048,7 +1048,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             // Head
             case 73: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 74: QuantizeFeatures_240(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
-            case 75: Int8Linear_240to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+            case 75: Int8Linear_240to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -1110,77 +1110,31 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         {
             ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
             ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-            if (above)
+            for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)
             {
-                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                var x1 = Simd.LoadEven512(ref in0);
-                var x2 = Simd.LoadOdd512(ref in0);
-                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-            }
-            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-            var x4 = Simd.LoadEven512(ref in1);
-            var x5 = Simd.LoadOdd512(ref in1);
-            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-            if (below)
-            {
-                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                var x7 = Simd.LoadEven512(ref in2);
-                var x8 = Simd.LoadOdd512(ref in2);
-                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
+                ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
+                var centre = Simd.LoadEven512(ref input);
+                var right = Simd.LoadOdd512(ref input);
+                var left = leftEdge ? Simd.ShiftInZero(right) : Simd.LoadOdd512(ref Unsafe.Subtract(ref input, 2));
+                acc0 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 140)), acc5);
+                acc0 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 141)), acc5);
+                acc0 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 142)), acc5);
             }
         }
         acc0 = Simd.Relu(acc0);
@@ -1245,90 +1199,50 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         {
             ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
             ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-            if (above)
+            for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)
             {
-                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                var x1 = Simd.LoadEven256(ref in0);
-                var x2 = Simd.LoadOdd256(ref in0);
-                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in0, 2));
-                acc0 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                acc1 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                acc2 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                acc3 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                acc4 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                acc5 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                acc0 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                acc1 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                acc2 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                acc3 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                acc4 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                acc5 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                acc0 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                acc1 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                acc2 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                acc3 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                acc4 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                acc5 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-            }
-            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-            var x4 = Simd.LoadEven256(ref in1);
-            var x5 = Simd.LoadOdd256(ref in1);
-            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in1, 2));
-            acc0 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-            acc1 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-            acc2 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-            acc3 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-            acc4 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-            acc5 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-            acc0 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-            acc1 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-            acc2 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-            acc3 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-            acc4 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-            acc5 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-            acc0 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-            acc1 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-            acc2 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-            acc3 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-            acc4 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-            acc5 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-            if (below)
-            {
-                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                var x7 = Simd.LoadEven256(ref in2);
-                var x8 = Simd.LoadOdd256(ref in2);
-                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in2, 2));
-                acc0 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                acc1 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                acc2 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                acc3 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                acc4 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                acc5 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                acc0 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                acc1 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                acc2 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                acc3 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                acc4 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                acc5 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                acc0 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                acc1 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                acc2 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                acc3 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                acc4 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                acc5 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
+                ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
+                ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
+                var centre = Simd.LoadEvenSwizzled256(ref input);
+                var right = Simd.LoadOddSwizzled256(ref input);
+                var left = leftEdge ? Simd.ShiftInZeroSwizzled256(right) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref input, 2));
+                acc0 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 140)), acc5);
+                acc0 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 141)), acc5);
+                acc0 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 142)), acc5);
             }
         }
         acc0 = Simd.Relu(acc0);
+        acc0 = Simd.Unswizzle256(acc0);
         acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
         acc1 = Simd.Relu(acc1);
+        acc1 = Simd.Unswizzle256(acc1);
         acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
         acc2 = Simd.Relu(acc2);
+        acc2 = Simd.Unswizzle256(acc2);
         acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
         acc3 = Simd.Relu(acc3);
+        acc3 = Simd.Unswizzle256(acc3);
         acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
         acc4 = Simd.Relu(acc4);
+        acc4 = Simd.Unswizzle256(acc4);
         acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
         acc5 = Simd.Relu(acc5);
+        acc5 = Simd.Unswizzle256(acc5);
         acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
     }
 
@@ -1660,7 +1574,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_6ch_32x32(ref float source, ref float destination, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination, part);
+        if (Vector256.IsHardwareAccelerated) MaxPool3x3_s2_V256<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination, part);
+        else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination, part);
         else MaxPool3x3_s2_V128<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination, part);
     }
 
@@ -1689,6 +1604,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_6ch_16x16_Relu_Rows_V512(ref float source, ref float destination, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13);
+        var leftInside = Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 256);
@@ -1703,7 +1622,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 0));
                 var lo = lo1 + lo2;
                 var hi = hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
@@ -1722,7 +1641,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 0));
                 var lo = lo0 + lo1 + lo2;
                 var hi = hi0 + hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
@@ -1762,8 +1681,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256Vnni(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -1786,6 +1706,32 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             {
                 Int8Pointwise_Tile_7x48_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 192, ref noSlots, ref noSlots);
                 Int8Pointwise_Tile_7x16_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 240, 240, ref noSlots, ref noSlots);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
+    {
+        ref float noSlots = ref Unsafe.NullRef<float>();
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            const int k = 0;
+            int j = item * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 512);
+            ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 4);
+            if (j < 8)
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 216, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 240, 240, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 216, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 240, 240, ref noSlots, ref noSlots);
+            }
+            else
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 216, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 240, 240, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_3x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + j + 4, 0, 240, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1861,6 +1807,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_15ch_16x16_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13);
+        var leftInside = Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 256);
@@ -1882,15 +1832,15 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 int outRow = 0;
                 var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
                 var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 0));
-                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi1), k4, bias);
-                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi1) * k3;
-                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi1) * k5;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, bias);
+                var left = Simd.Permute(lo1, leftColumns, hi1) * k3;
+                var right = Simd.Permute(lo1, rightColumns, hi1) * k5;
                 var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 0));
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -1902,20 +1852,20 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 int outRow = oy * 8;
                 var lo0 = Vector512.LoadUnsafe(ref plane, (nuint)row0);
                 var hi0 = Vector512.LoadUnsafe(ref plane, (nuint)(row0 + 0));
-                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi0), k1, bias);
-                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi0) * k0;
-                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi0) * k2;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, centreColumns, hi0), k1, bias);
+                var left = Simd.Permute(lo0, leftColumns, hi0) * k0;
+                var right = Simd.Permute(lo0, rightColumns, hi0) * k2;
                 var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
                 var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 0));
-                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi1), k4, centre);
-                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi1), k3, left);
-                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi1), k5, right);
+                centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, leftColumns, hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, rightColumns, hi1), k5, right);
                 var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 0));
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 0, 1, 3, 5, 7, 9, 11, 13), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -1953,8 +1903,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_15to54_64px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to54_64px_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_15to54_64px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_15to54_64px_Relu_V256Vnni(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_15to54_64px_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_15to54_64px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -1976,6 +1927,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             else
             {
                 Int8Pointwise_Tile_2x64_V512<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 0, ref noSlots, ref noSlots);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g3_15to54_64px_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
+    {
+        ref float noSlots = ref Unsafe.NullRef<float>();
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 3;
+            int j = item % 3 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 128);
+            ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 4);
+            if (j < 16)
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 48, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 48, 48, ref noSlots, ref noSlots);
+            }
+            else
+            {
+                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 32, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2056,8 +2031,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256Vnni(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -2072,6 +2048,23 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
             ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 7);
             Int8Pointwise_Tile_5x64_V512<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 0, ref noSlots, ref noSlots);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
+    {
+        ref float noSlots = ref Unsafe.NullRef<float>();
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 1;
+            int j = item % 1 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 320);
+            ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 7);
+            Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 24, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 48, 48, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_1x48_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_1x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 48, 48, ref noSlots, ref noSlots);
         }
     }
 
@@ -2295,8 +2288,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V512(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V512(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256Vnni(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
         else Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V128(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
     }
 
@@ -2317,6 +2311,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             else
             {
                 Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 0, ref slots, ref quantize);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256Vnni(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 3;
+            int j = item % 3 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 128);
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 4);
+            if (j < 16)
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 24, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 48, 48, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 24, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 48, 48, ref slots, ref quantize);
+            }
+            else
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 24, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 48, 48, ref slots, ref quantize);
             }
         }
     }
@@ -2387,6 +2405,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_60ch_8x8_Relu_Rows_V512(ref float source, ref float destination, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0);
+        var leftInside = Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -2401,7 +2423,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 var hi2 = lo2;
                 var lo = lo1 + lo2;
                 var hi = hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
@@ -2420,7 +2442,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 var hi2 = lo2;
                 var lo = lo0 + lo1 + lo2;
                 var hi = hi0 + hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
@@ -2442,8 +2464,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256Vnni(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -2465,6 +2488,30 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             else
             {
                 Int8Pointwise_Tile_2x64_V512<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0, ref noSlots, ref noSlots);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
+    {
+        ref float noSlots = ref Unsafe.NullRef<float>();
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 2;
+            int j = item % 2 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 320);
+            ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 7);
+            if (j < 8)
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 48, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 48, 48, ref noSlots, ref noSlots);
+            }
+            else
+            {
+                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 32, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2537,6 +2584,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_30ch_8x8_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0);
+        var leftInside = Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -2558,15 +2609,15 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 int outRow = 0;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
                 var hi1 = lo1;
-                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, bias);
-                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1) * k3;
-                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1) * k5;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, bias);
+                var left = Simd.Permute(lo1, leftColumns, hi1) * k3;
+                var right = Simd.Permute(lo1, rightColumns, hi1) * k5;
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -2578,20 +2629,20 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 int outRow = oy * 4;
                 var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 0)));
                 var hi0 = lo0;
-                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi0), k1, bias);
-                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi0) * k0;
-                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi0) * k2;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, centreColumns, hi0), k1, bias);
+                var left = Simd.Permute(lo0, leftColumns, hi0) * k0;
+                var right = Simd.Permute(lo0, rightColumns, hi0) * k2;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
                 var hi1 = lo1;
-                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, centre);
-                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k3, left);
-                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1), k5, right);
+                centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, leftColumns, hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, rightColumns, hi1), k5, right);
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -2632,8 +2683,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V512(ref source, ref destination, ref weights, ref slots, ref quantize, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V256(ref source, ref destination, ref weights, ref slots, ref quantize, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V512(ref source, ref destination, ref weights, ref slots, ref quantize, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V256(ref source, ref destination, ref weights, ref slots, ref quantize, part);
         else Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V128(ref source, ref destination, ref weights, ref slots, ref quantize, part);
     }
 
@@ -2731,8 +2782,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -2887,8 +2938,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V512(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V256(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V512(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V256(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
         else Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V128(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
     }
 
@@ -2966,8 +3017,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -3303,22 +3354,23 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>Fully connected layer in int8, 240 features to 10 logits: 64 slots of four int8 weights per class, int32 sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Linear_240to10(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10(ref float source, ref float weights, ref float logits, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Linear_240to10_V512(ref source, ref weights, ref logits);
-        else if (Vector256.IsHardwareAccelerated) Int8Linear_240to10_V256(ref source, ref weights, ref logits);
-        else Int8Linear_240to10_V128(ref source, ref weights, ref logits);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Linear_240to10_V512(ref source, ref weights, ref logits, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Linear_240to10_V256Vnni(ref source, ref weights, ref logits, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Linear_240to10_V256(ref source, ref weights, ref logits, part);
+        else Int8Linear_240to10_V128(ref source, ref weights, ref logits, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_240to10_V512(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10_V512(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 64);
             var sum = Vector512<int>.Zero;
@@ -3331,14 +3383,59 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_240to10_V256(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10_V256Vnni(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        for (int o = 0; o < 10; o++)
+        for (int n = part.Start; n < part.Stop; n++)
+        {
+            int o = n * 4;
+            if (o > 6)
+            {
+                for (; o < 10; o++)
+                {
+                    ref int lastRow = ref Unsafe.Add(ref rows, o * 64);
+                    var sum = Vector256<int>.Zero;
+                    for (int i = 0; i < 64; i += 8)
+                    {
+                        sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref lastRow, (nuint)i));
+                    }
+                    Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                }
+                break;
+            }
+            ref int row = ref Unsafe.Add(ref rows, o * 64);
+            var sum0 = Vector256<int>.Zero;
+            var sum1 = Vector256<int>.Zero;
+            var sum2 = Vector256<int>.Zero;
+            var sum3 = Vector256<int>.Zero;
+            for (int i = 0; i < 64; i += 8)
+            {
+                var x = Vector256.LoadUnsafe(ref features, (nuint)i);
+                sum0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0, x, Vector256.LoadUnsafe(ref row, (nuint)i));
+                sum1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1, x, Vector256.LoadUnsafe(ref row, (nuint)(64 + i)));
+                sum2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2, x, Vector256.LoadUnsafe(ref row, (nuint)(128 + i)));
+                sum3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3, x, Vector256.LoadUnsafe(ref row, (nuint)(192 + i)));
+            }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum0), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+            Unsafe.Add(ref logits, o + 1) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum1), featureScale * Unsafe.Add(ref scales, o + 1), Unsafe.Add(ref biases, o + 1));
+            Unsafe.Add(ref logits, o + 2) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum2), featureScale * Unsafe.Add(ref scales, o + 2), Unsafe.Add(ref biases, o + 2));
+            Unsafe.Add(ref logits, o + 3) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum3), featureScale * Unsafe.Add(ref scales, o + 3), Unsafe.Add(ref biases, o + 3));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_240to10_V256(ref float source, ref float weights, ref float logits, Part part)
+    {
+        ref int features = ref Unsafe.As<float, int>(ref source);
+        float featureScale = Unsafe.Add(ref source, 64);
+        ref int rows = ref Unsafe.As<float, int>(ref weights);
+        ref float scales = ref Unsafe.Add(ref weights, 640);
+        ref float biases = ref Unsafe.Add(ref weights, 650);
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 64);
             var sum = Vector256<int>.Zero;
@@ -3351,14 +3448,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_240to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_240to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 64);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 640);
         ref float biases = ref Unsafe.Add(ref weights, 650);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 64);
             var sum = Vector128<int>.Zero;
@@ -3391,23 +3488,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 max pool bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
         for (int oy = first; oy < end; oy++)
         {
@@ -3415,7 +3498,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = float.NegativeInfinity;
                 if (above)
@@ -3436,6 +3519,88 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_V256<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 8)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 8);
+                var acc = Vector256<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    acc = Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2));
+                    acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in0));
+                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                acc = above ? Vector256.Max(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2))) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2));
+                acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in1));
+                acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2)));
+                    acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in2));
+                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in2));
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc = Simd.Unswizzle256(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -3485,33 +3650,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = float.NegativeInfinity;
-                if (above)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
-                }
-                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
-                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
-                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
-                if (below)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -3543,23 +3688,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 average pool bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
         for (int oy = first; oy < end; oy++)
         {
@@ -3567,7 +3698,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = 0f;
                 if (above)
@@ -3589,6 +3720,34 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        AvgPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -3639,34 +3798,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
+        AvgPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = 0f;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
-                acc += Unsafe.Add(ref plane, row1 + ox * 2);
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
-                }
-                acc *= 1f / 9f;
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -4627,6 +4765,129 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>4 × 24 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
+        where TShape : struct, Int8Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
+        for (int p = start; p <= last; p += 24)
+        {
+            var sum0x0 = Vector256<int>.Zero;
+            var sum0x1 = Vector256<int>.Zero;
+            var sum0x2 = Vector256<int>.Zero;
+            var sum1x0 = Vector256<int>.Zero;
+            var sum1x1 = Vector256<int>.Zero;
+            var sum1x2 = Vector256<int>.Zero;
+            var sum2x0 = Vector256<int>.Zero;
+            var sum2x1 = Vector256<int>.Zero;
+            var sum2x2 = Vector256<int>.Zero;
+            var sum3x0 = Vector256<int>.Zero;
+            var sum3x1 = Vector256<int>.Zero;
+            var sum3x2 = Vector256<int>.Zero;
+            ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
+            ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
+            for (int q = 0; q < TShape.Quads; q++)
+            {
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var w0 = Vector256.Create(wk);
+                sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
+                sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
+                sum0x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x2, x2, w0);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
+                sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
+                sum1x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x2, x2, w1);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
+                sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
+                sum2x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x2, x2, w2);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
+                sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
+                sum3x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x2, x2, w3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            var scale0 = Vector256.Create(bias);
+            var shift0 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 0));
+            var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
+            var acc0x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x1, scale0, shift0);
+            var acc0x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x2, scale0, shift0);
+            var scale1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var shift1 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 1));
+            var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
+            var acc1x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x1, scale1, shift1);
+            var acc1x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x2, scale1, shift1);
+            var scale2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var shift2 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 2));
+            var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
+            var acc2x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x1, scale2, shift2);
+            var acc2x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x2, scale2, shift2);
+            var scale3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var shift3 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 3));
+            var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
+            var acc3x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x1, scale3, shift3);
+            var acc3x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x2, scale3, shift3);
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 8));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+            }
+        }
+    }
+
     /// <summary>4 × 16 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
@@ -4809,7 +5070,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
         else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 
@@ -5085,42 +5346,27 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = bias;
                 if (above)
@@ -5141,6 +5387,45 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -5197,43 +5482,23 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = bias;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -6002,35 +6267,20 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy - 1) * TShape.InWidth : 0;
@@ -6058,6 +6308,45 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s1_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -6429,7 +6718,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
         else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 

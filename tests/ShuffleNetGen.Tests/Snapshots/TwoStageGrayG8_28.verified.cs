@@ -488,9 +488,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
         new("Conv3x3_s1_1to16_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
-        new("AvgPool3x3_s2_16ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
+        new("AvgPool3x3_s2_16ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g1_16to48_784px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128"),
-        new("Depthwise3x3_s2_48ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_48ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g8_48to176_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_V128"),
         new("Pointwise_g8_192to48_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s1_48ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
@@ -751,95 +751,37 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             const int ci = 0;
             ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
             ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-            if (above)
+            for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)
             {
-                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox);
-                var x1 = Vector512.LoadUnsafe(ref in0);
-                var x2 = Vector512.LoadUnsafe(ref in0, 1);
-                var x0 = leftEdge ? Simd.ShiftInZero(x1) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref in0, 1));
-                acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-            }
-            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox);
-            var x4 = Vector512.LoadUnsafe(ref in1);
-            var x5 = Vector512.LoadUnsafe(ref in1, 1);
-            var x3 = leftEdge ? Simd.ShiftInZero(x4) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref in1, 1));
-            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-            if (below)
-            {
-                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox);
-                var x7 = Vector512.LoadUnsafe(ref in2);
-                var x8 = Vector512.LoadUnsafe(ref in2, 1);
-                var x6 = leftEdge ? Simd.ShiftInZero(x7) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref in2, 1));
-                acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
+                ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox);
+                ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
+                var centre = Vector512.LoadUnsafe(ref input);
+                var right = Vector512.LoadUnsafe(ref input, 1);
+                var left = leftEdge ? Simd.ShiftInZero(centre) : Vector512.LoadUnsafe(ref Unsafe.Subtract(ref input, 1));
+                acc0 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 10)), acc1);
+                acc2 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 20)), acc2);
+                acc3 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 30)), acc3);
+                acc4 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 40)), acc4);
+                acc5 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 50)), acc5);
+                acc6 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 60)), acc6);
+                acc7 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 70)), acc7);
+                acc0 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 11)), acc1);
+                acc2 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 21)), acc2);
+                acc3 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 31)), acc3);
+                acc4 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 41)), acc4);
+                acc5 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 51)), acc5);
+                acc6 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 61)), acc6);
+                acc7 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 71)), acc7);
+                acc0 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 12)), acc1);
+                acc2 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 22)), acc2);
+                acc3 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 32)), acc3);
+                acc4 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 42)), acc4);
+                acc5 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 52)), acc5);
+                acc6 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 62)), acc6);
+                acc7 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 72)), acc7);
             }
         }
         acc0 = Simd.Relu(acc0);
@@ -991,95 +933,37 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             const int ci = 0;
             ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
             ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-            if (above)
+            for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)
             {
-                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox);
-                var x1 = Vector256.LoadUnsafe(ref in0);
-                var x2 = Vector256.LoadUnsafe(ref in0, 1);
-                var x0 = leftEdge ? Simd.ShiftInZero(x1) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref in0, 1));
-                acc0 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                acc1 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 10)), acc1);
-                acc2 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 20)), acc2);
-                acc3 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 30)), acc3);
-                acc4 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 40)), acc4);
-                acc5 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 50)), acc5);
-                acc6 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 60)), acc6);
-                acc7 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 70)), acc7);
-                acc0 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                acc1 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 11)), acc1);
-                acc2 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 21)), acc2);
-                acc3 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 31)), acc3);
-                acc4 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 41)), acc4);
-                acc5 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 51)), acc5);
-                acc6 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 61)), acc6);
-                acc7 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 71)), acc7);
-                acc0 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                acc1 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 12)), acc1);
-                acc2 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 22)), acc2);
-                acc3 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 32)), acc3);
-                acc4 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 42)), acc4);
-                acc5 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 52)), acc5);
-                acc6 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 62)), acc6);
-                acc7 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 72)), acc7);
-            }
-            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox);
-            var x4 = Vector256.LoadUnsafe(ref in1);
-            var x5 = Vector256.LoadUnsafe(ref in1, 1);
-            var x3 = leftEdge ? Simd.ShiftInZero(x4) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref in1, 1));
-            acc0 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-            acc1 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 13)), acc1);
-            acc2 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 23)), acc2);
-            acc3 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 33)), acc3);
-            acc4 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 43)), acc4);
-            acc5 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 53)), acc5);
-            acc6 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 63)), acc6);
-            acc7 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 73)), acc7);
-            acc0 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-            acc1 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 14)), acc1);
-            acc2 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 24)), acc2);
-            acc3 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 34)), acc3);
-            acc4 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 44)), acc4);
-            acc5 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 54)), acc5);
-            acc6 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 64)), acc6);
-            acc7 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 74)), acc7);
-            acc0 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-            acc1 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 15)), acc1);
-            acc2 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 25)), acc2);
-            acc3 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 35)), acc3);
-            acc4 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 45)), acc4);
-            acc5 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 55)), acc5);
-            acc6 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 65)), acc6);
-            acc7 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 75)), acc7);
-            if (below)
-            {
-                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox);
-                var x7 = Vector256.LoadUnsafe(ref in2);
-                var x8 = Vector256.LoadUnsafe(ref in2, 1);
-                var x6 = leftEdge ? Simd.ShiftInZero(x7) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref in2, 1));
-                acc0 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                acc1 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 16)), acc1);
-                acc2 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 26)), acc2);
-                acc3 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 36)), acc3);
-                acc4 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 46)), acc4);
-                acc5 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 56)), acc5);
-                acc6 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 66)), acc6);
-                acc7 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 76)), acc7);
-                acc0 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                acc1 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 17)), acc1);
-                acc2 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 27)), acc2);
-                acc3 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 37)), acc3);
-                acc4 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 47)), acc4);
-                acc5 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 57)), acc5);
-                acc6 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 67)), acc6);
-                acc7 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 77)), acc7);
-                acc0 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                acc1 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 18)), acc1);
-                acc2 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 28)), acc2);
-                acc3 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 38)), acc3);
-                acc4 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 48)), acc4);
-                acc5 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 58)), acc5);
-                acc6 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 68)), acc6);
-                acc7 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 78)), acc7);
+                ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox);
+                ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
+                var centre = Vector256.LoadUnsafe(ref input);
+                var right = Vector256.LoadUnsafe(ref input, 1);
+                var left = leftEdge ? Simd.ShiftInZero(centre) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref input, 1));
+                acc0 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 10)), acc1);
+                acc2 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 20)), acc2);
+                acc3 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 30)), acc3);
+                acc4 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 40)), acc4);
+                acc5 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 50)), acc5);
+                acc6 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 60)), acc6);
+                acc7 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 70)), acc7);
+                acc0 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 11)), acc1);
+                acc2 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 21)), acc2);
+                acc3 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 31)), acc3);
+                acc4 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 41)), acc4);
+                acc5 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 51)), acc5);
+                acc6 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 61)), acc6);
+                acc7 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 71)), acc7);
+                acc0 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 12)), acc1);
+                acc2 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 22)), acc2);
+                acc3 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 32)), acc3);
+                acc4 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 42)), acc4);
+                acc5 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 52)), acc5);
+                acc6 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 62)), acc6);
+                acc7 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 72)), acc7);
             }
         }
         acc0 = Simd.Relu(acc0);
@@ -1603,6 +1487,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void AvgPool3x3_s2_16ch_28x28_Relu(ref float source, ref float destination, Part part)
     {
         if (Vector512.IsHardwareAccelerated) AvgPool3x3_s2_16ch_28x28_Relu_Rows_V512(ref source, ref destination, part);
+        else if (Vector256.IsHardwareAccelerated) AvgPool3x3_s2_V256<AvgPool3x3_s2_16ch_28x28_Relu_Shape>(ref source, ref destination, part);
         else if (AdvSimd.Arm64.IsSupported) AvgPool3x3_s2_AdvSimd<AvgPool3x3_s2_16ch_28x28_Relu_Shape>(ref source, ref destination, part);
         else AvgPool3x3_s2_V128<AvgPool3x3_s2_16ch_28x28_Relu_Shape>(ref source, ref destination, part);
     }
@@ -1611,6 +1496,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_16ch_28x28_Relu_Rows_V512(ref float source, ref float destination, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29);
+        var leftInside = Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
@@ -1625,7 +1514,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
                 var lo = lo1 + lo2;
                 var hi = hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
@@ -1644,7 +1533,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
                 var lo = lo0 + lo1 + lo2;
                 var hi = hi0 + hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
@@ -1741,6 +1630,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void Depthwise3x3_s2_48ch_28x28(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_48ch_28x28_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_V256<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights, part);
         else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights, part);
     }
@@ -1749,6 +1639,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_48ch_28x28_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29);
+        var leftInside = Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
@@ -1770,15 +1664,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int outRow = 0;
                 var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
                 var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 12));
-                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi1), k4, bias);
-                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi1) * k3;
-                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi1) * k5;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, bias);
+                var left = Simd.Permute(lo1, leftColumns, hi1) * k3;
+                var right = Simd.Permute(lo1, rightColumns, hi1) * k5;
                 var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
             }
@@ -1790,20 +1684,20 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int outRow = oy * 14;
                 var lo0 = Vector512.LoadUnsafe(ref plane, (nuint)row0);
                 var hi0 = Vector512.LoadUnsafe(ref plane, (nuint)(row0 + 12));
-                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi0), k1, bias);
-                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi0) * k0;
-                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi0) * k2;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, centreColumns, hi0), k1, bias);
+                var left = Simd.Permute(lo0, leftColumns, hi0) * k0;
+                var right = Simd.Permute(lo0, rightColumns, hi0) * k2;
                 var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
                 var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 12));
-                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi1), k4, centre);
-                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi1), k3, left);
-                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi1), k5, right);
+                centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, leftColumns, hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, rightColumns, hi1), k5, right);
                 var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
             }
@@ -2371,6 +2265,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AvgPool3x3_s2_192ch_14x14_Relu_Rows_V512(ref float source, ref float destination, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+        var leftInside = Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
@@ -2385,7 +2283,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var hi2 = lo2;
                 var lo = lo1 + lo2;
                 var hi = hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
@@ -2404,7 +2302,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var hi2 = lo2;
                 var lo = lo0 + lo1 + lo2;
                 var hi = hi0 + hi1 + hi2;
-                var acc = ((Simd.Permute(lo, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi) & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + Simd.Permute(lo, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi) + Simd.Permute(lo, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi)) * Vector512.Create(1f / 9f);
+                var acc = ((Simd.Permute(lo, leftColumns, hi) & leftInside) + Simd.Permute(lo, centreColumns, hi) + Simd.Permute(lo, rightColumns, hi)) * Vector512.Create(1f / 9f);
                 acc = Simd.Relu(acc);
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
@@ -2524,6 +2422,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_96ch_14x14_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+        var leftInside = Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
@@ -2545,15 +2447,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int outRow = 0;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 6)));
                 var hi1 = lo1;
-                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, bias);
-                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi1) * k3;
-                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi1) * k5;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, bias);
+                var left = Simd.Permute(lo1, leftColumns, hi1) * k3;
+                var right = Simd.Permute(lo1, rightColumns, hi1) * k5;
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 6)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
             }
@@ -2565,20 +2467,20 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 int outRow = oy * 7;
                 var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 6)));
                 var hi0 = lo0;
-                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi0), k1, bias);
-                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi0) * k0;
-                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi0) * k2;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, centreColumns, hi0), k1, bias);
+                var left = Simd.Permute(lo0, leftColumns, hi0) * k0;
+                var right = Simd.Permute(lo0, rightColumns, hi0) * k2;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 6)));
                 var hi1 = lo1;
-                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, centre);
-                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k3, left);
-                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi1), k5, right);
+                centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, leftColumns, hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, rightColumns, hi1), k5, right);
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 6)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
             }
@@ -3103,23 +3005,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 average pool bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    private static void AvgPool3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
         for (int oy = first; oy < end; oy++)
         {
@@ -3127,7 +3015,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = 0f;
                 if (above)
@@ -3149,6 +3037,89 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_V256<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        AvgPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 8)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 8);
+                var acc = Vector256<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    acc = Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2));
+                    acc += Simd.LoadEvenSwizzled256(ref in0);
+                    acc += Simd.LoadOddSwizzled256(ref in0);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                acc = above ? acc + Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2)) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2));
+                acc += Simd.LoadEvenSwizzled256(ref in1);
+                acc += Simd.LoadOddSwizzled256(ref in1);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    acc += Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2));
+                    acc += Simd.LoadEvenSwizzled256(ref in2);
+                    acc += Simd.LoadOddSwizzled256(ref in2);
+                }
+                acc *= Vector256.Create(1f / 9f);
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc = Simd.Unswizzle256(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        AvgPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -3199,34 +3170,13 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
+        AvgPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = 0f;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2);
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1);
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1);
-                acc += Unsafe.Add(ref plane, row1 + ox * 2);
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1);
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1);
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2);
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1);
-                }
-                acc *= 1f / 9f;
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -3900,42 +3850,27 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = bias;
                 if (above)
@@ -3956,6 +3891,110 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 8)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 8);
+                var acc = Vector256.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2)), Vector256.Create(k0), acc);
+                    acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref in0), Vector256.Create(k1), acc);
+                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref in0), Vector256.Create(k2), acc);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2)), Vector256.Create(k3), acc);
+                acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref in1), Vector256.Create(k4), acc);
+                acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref in1), Vector256.Create(k5), acc);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2)), Vector256.Create(k6), acc);
+                    acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref in2), Vector256.Create(k7), acc);
+                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref in2), Vector256.Create(k8), acc);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc = Simd.Unswizzle256(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -4012,43 +4051,23 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = bias;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -4746,35 +4765,20 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy - 1) * TShape.InWidth : 0;
@@ -4802,6 +4806,45 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s1_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)

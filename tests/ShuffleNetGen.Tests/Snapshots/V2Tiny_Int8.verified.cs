@@ -375,30 +375,30 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new("Conv3x3_s2_3to8_32x32_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
         new("MaxPool3x3_s2_8ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("Quantize_g1_8ch_64px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_8to12_64px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_8to12_64px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_8to12_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_8to12_64px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_8to12_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g1_8to12_64px_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_8to12_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_8to12_64px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_8to12_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_12ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Quantize_g1_12ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_12to12_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_12to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_12to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_12to12_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_12to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_12to12_16px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_12to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_12to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_12to12_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_12to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_8ch_8x8_Planes", "scalar (no interior of four columns)"),
         new("Quantize_g1_8ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_8to12_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_8to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_8to12_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_8to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_8to12_16px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_8to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_8to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_8to12_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_8to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g1_12ch_16px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_12to12_16px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_12to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_12to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_12to12_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_12to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_12to12_16px_Relu_Planes", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_12to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_12to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_12to12_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_12to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_12ch_4x4_Planes", "scalar (no interior of four columns)"),
         new("Quantize_g1_24ch_16px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_24to24_16px_Relu", Vector512.IsHardwareAccelerated ? "Int8Pointwise_g1_24to24_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Int8Pointwise_g1_24to24_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_24to24_16px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_24to24_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_24to24_16px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_24to24_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_24to24_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_24to24_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_24to24_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_24ch_4x4", "scalar (no interior of four columns)"),
         new("Quantize_g1_24ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_24to24_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_24to24_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_24ch_4x4_Planes", "scalar (no interior of four columns)"),
         new("Quantize_g1_24ch_4px_Planes", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_24to24_4px_Relu_Planes", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_24to24_4px_Relu_Planes", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_24ch_2x2_Planes", "scalar (no interior of four columns)"),
         new("Quantize_g1_48ch_4px_Planes", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g1_48to64_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported ? "Int8Pointwise_g1_48to64_4px_Relu_V128, Dp sdot by element" : "Int8Pointwise_g1_48to64_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Pointwise_g1_48to64_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_48to64_4px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_48to64_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("GlobalAvgPool_64ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("QuantizeFeatures_64", "scalar"),
-        new("Int8Linear_64to10", Vector512.IsHardwareAccelerated ? "Vector512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : Vector256.IsHardwareAccelerated ? "Vector256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Vector128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Int8Linear_64to10", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Linear_64to10_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Linear_64to10_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Linear_64to10_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : "Int8Linear_64to10_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
     };
 
     /// <summary>Runs one image (NCHW floats, exactly <see cref="InputLength"/> of them) and writes exactly <see cref="Classes"/> logits. Allocates nothing.</summary>
@@ -446,7 +446,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 12, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 24, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 12, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 24, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 1, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -468,13 +468,13 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             case 4: Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
             case 5: Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize), part); return;
             case 6: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
-            case 7: Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
+            case 7: Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
             case 8: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize), part); return;
             case 9: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
             // Unit1
             case 10: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize), part); return;
             case 11: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
-            case 12: Depthwise3x3_s1_12ch_4x4_P82806a3d(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
+            case 12: Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
             case 13: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize), part); return;
             case 14: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
             // Unit2
@@ -483,13 +483,13 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             case 17: Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
             case 18: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize), part); return;
             case 19: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
-            case 20: Depthwise3x3_s2_24ch_4x4_P554d7a98(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 20: Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
             case 21: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize), part); return;
             case 22: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
             // Unit3
             case 23: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize), part); return;
             case 24: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
-            case 25: Depthwise3x3_s1_24ch_2x2_P3a4b9c7f(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 25: Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
             case 26: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize), part); return;
             case 27: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
             // Head
@@ -497,7 +497,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             case 29: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
             case 30: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
             case 31: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
-            case 32: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits); return;
+            case 32: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -873,8 +873,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g1_8to12_64px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_8to12_64px_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_8to12_64px_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g1_8to12_64px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g1_8to12_64px_Relu_V256Vnni(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g1_8to12_64px_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g1_8to12_64px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -896,6 +897,31 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             else
             {
                 Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g1_8to12_64px_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
+    {
+        ref float noSlots = ref Unsafe.NullRef<float>();
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            const int k = 0;
+            int j = item * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 128);
+            ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
+            if (j < 8)
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 48, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 48, 48, ref noSlots, ref noSlots);
+            }
+            else
+            {
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 48, 48, ref noSlots, ref noSlots);
             }
         }
     }
@@ -968,6 +994,10 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_12ch_8x8_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0);
+        var leftInside = Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 64);
@@ -989,15 +1019,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 int outRow = 0;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
                 var hi1 = lo1;
-                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, bias);
-                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1) * k3;
-                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1) * k5;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, bias);
+                var left = Simd.Permute(lo1, leftColumns, hi1) * k3;
+                var right = Simd.Permute(lo1, rightColumns, hi1) * k5;
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -1009,20 +1039,20 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 int outRow = oy * 4;
                 var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 0)));
                 var hi0 = lo0;
-                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi0), k1, bias);
-                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi0) * k0;
-                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi0) * k2;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, centreColumns, hi0), k1, bias);
+                var left = Simd.Permute(lo0, leftColumns, hi0) * k0;
+                var right = Simd.Permute(lo0, rightColumns, hi0) * k2;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 0)));
                 var hi1 = lo1;
-                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, centre);
-                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k3, left);
-                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi1), k5, right);
+                centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, leftColumns, hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, rightColumns, hi1), k5, right);
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 0)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 1, 3, 5, 7, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, 0, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 0));
             }
@@ -1060,8 +1090,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g1_12to12_16px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g1_12to12_16px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g1_12to12_16px_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g1_12to12_16px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -1130,6 +1160,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 2, 8 channels on 8x8, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape : Window3x3_Shape
     {
         public static int Channels => 8;
@@ -1141,13 +1172,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static int ColumnsEnd => 4;
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_8_6bf6a41d[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 8 channels on 8x8, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_8ch_8x8_P7973dbc4(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 8 channels in 1 group(s) of 16 pixels for <c>stage2.0.branch1.2</c>.</summary>
@@ -1181,8 +1205,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g1_8to12_16px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_8to12_16px_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g1_8to12_16px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g1_8to12_16px_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g1_8to12_16px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -1285,11 +1309,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V512<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_12to12_16px_Relu_V256<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g1_12to12_16px_Relu_V512<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g1_12to12_16px_Relu_V256<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g1_12to12_16px_Relu_V128<Int8Pointwise_g1_12to12_16px_Relu_P94024b0d_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 12 channels on 4x4, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape : Window3x3_Shape
     {
         public static int Channels => 12;
@@ -1302,13 +1327,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_12_76972569[channel];
         public static int OutputPlane(int channel) => Planes_12_828c8bcb[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 12 channels on 4x4, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_12ch_4x4_P82806a3d(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 16 pixels for <c>stage3.0.branch2.0</c>.</summary>
@@ -1343,8 +1361,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_g1_24to24_16px_Relu(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Pointwise_g1_24to24_16px_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Int8Pointwise_g1_24to24_16px_Relu_V256(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g1_24to24_16px_Relu_V512(ref source, ref destination, ref weights, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g1_24to24_16px_Relu_V256(ref source, ref destination, ref weights, part);
         else Int8Pointwise_g1_24to24_16px_Relu_V128(ref source, ref destination, ref weights, part);
     }
 
@@ -1458,6 +1476,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 4x4, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape : Window3x3_Shape
     {
         public static int Channels => 24;
@@ -1469,13 +1488,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static int ColumnsEnd => 2;
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_24_b0979559[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 4x4, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_24ch_4x4_P554d7a98(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.1.branch2.0</c>.</summary>
@@ -1513,6 +1525,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         Int8Pointwise_g1_24to24_4px_Relu_V128<Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 24 channels on 2x2, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape : Window3x3_Shape
     {
         public static int Channels => 24;
@@ -1525,13 +1538,6 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_24_828c486d[channel];
         public static int OutputPlane(int channel) => Planes_24_035b09a5[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 24 channels on 2x2, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_24ch_2x2_P3a4b9c7f(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>The literals of quantizing 48 channels in 1 group(s) of 4 pixels for <c>conv5.0</c>.</summary>
@@ -1641,22 +1647,23 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>Fully connected layer in int8, 64 features to 10 logits: 16 slots of four int8 weights per class, int32 sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Linear_64to10(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_64to10(ref float source, ref float weights, ref float logits, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Int8Linear_64to10_V512(ref source, ref weights, ref logits);
-        else if (Vector256.IsHardwareAccelerated) Int8Linear_64to10_V256(ref source, ref weights, ref logits);
-        else Int8Linear_64to10_V128(ref source, ref weights, ref logits);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Linear_64to10_V512(ref source, ref weights, ref logits, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Linear_64to10_V256Vnni(ref source, ref weights, ref logits, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Linear_64to10_V256(ref source, ref weights, ref logits, part);
+        else Int8Linear_64to10_V128(ref source, ref weights, ref logits, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_64to10_V512(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_64to10_V512(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 16);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 160);
         ref float biases = ref Unsafe.Add(ref weights, 170);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 16);
             var sum = Vector512<int>.Zero;
@@ -1669,14 +1676,59 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_64to10_V256(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_64to10_V256Vnni(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 16);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 160);
         ref float biases = ref Unsafe.Add(ref weights, 170);
-        for (int o = 0; o < 10; o++)
+        for (int n = part.Start; n < part.Stop; n++)
+        {
+            int o = n * 4;
+            if (o > 6)
+            {
+                for (; o < 10; o++)
+                {
+                    ref int lastRow = ref Unsafe.Add(ref rows, o * 16);
+                    var sum = Vector256<int>.Zero;
+                    for (int i = 0; i < 16; i += 8)
+                    {
+                        sum = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum, Vector256.LoadUnsafe(ref features, (nuint)i), Vector256.LoadUnsafe(ref lastRow, (nuint)i));
+                    }
+                    Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+                }
+                break;
+            }
+            ref int row = ref Unsafe.Add(ref rows, o * 16);
+            var sum0 = Vector256<int>.Zero;
+            var sum1 = Vector256<int>.Zero;
+            var sum2 = Vector256<int>.Zero;
+            var sum3 = Vector256<int>.Zero;
+            for (int i = 0; i < 16; i += 8)
+            {
+                var x = Vector256.LoadUnsafe(ref features, (nuint)i);
+                sum0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0, x, Vector256.LoadUnsafe(ref row, (nuint)i));
+                sum1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1, x, Vector256.LoadUnsafe(ref row, (nuint)(16 + i)));
+                sum2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2, x, Vector256.LoadUnsafe(ref row, (nuint)(32 + i)));
+                sum3 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3, x, Vector256.LoadUnsafe(ref row, (nuint)(48 + i)));
+            }
+            Unsafe.Add(ref logits, o) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum0), featureScale * Unsafe.Add(ref scales, o), Unsafe.Add(ref biases, o));
+            Unsafe.Add(ref logits, o + 1) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum1), featureScale * Unsafe.Add(ref scales, o + 1), Unsafe.Add(ref biases, o + 1));
+            Unsafe.Add(ref logits, o + 2) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum2), featureScale * Unsafe.Add(ref scales, o + 2), Unsafe.Add(ref biases, o + 2));
+            Unsafe.Add(ref logits, o + 3) = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(Vector256.Sum(sum3), featureScale * Unsafe.Add(ref scales, o + 3), Unsafe.Add(ref biases, o + 3));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Linear_64to10_V256(ref float source, ref float weights, ref float logits, Part part)
+    {
+        ref int features = ref Unsafe.As<float, int>(ref source);
+        float featureScale = Unsafe.Add(ref source, 16);
+        ref int rows = ref Unsafe.As<float, int>(ref weights);
+        ref float scales = ref Unsafe.Add(ref weights, 160);
+        ref float biases = ref Unsafe.Add(ref weights, 170);
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 16);
             var sum = Vector256<int>.Zero;
@@ -1689,14 +1741,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Linear_64to10_V128(ref float source, ref float weights, ref float logits)
+    private static void Int8Linear_64to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
         ref int features = ref Unsafe.As<float, int>(ref source);
         float featureScale = Unsafe.Add(ref source, 16);
         ref int rows = ref Unsafe.As<float, int>(ref weights);
         ref float scales = ref Unsafe.Add(ref weights, 160);
         ref float biases = ref Unsafe.Add(ref weights, 170);
-        for (int o = 0; o < 10; o++)
+        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref int row = ref Unsafe.Add(ref rows, o * 16);
             var sum = Vector128<int>.Zero;
@@ -1729,23 +1781,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 max pool bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
         for (int oy = first; oy < end; oy++)
         {
@@ -1753,7 +1791,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = float.NegativeInfinity;
                 if (above)
@@ -1774,6 +1812,34 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -1823,33 +1889,13 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = float.NegativeInfinity;
-                if (above)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
-                }
-                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
-                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
-                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
-                if (below)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -2662,6 +2708,129 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
+    /// <summary>4 × 24 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
+        where TShape : struct, Int8Pointwise_Shape
+    {
+        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
+        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
+        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
+        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
+        for (int p = start; p <= last; p += 24)
+        {
+            var sum0x0 = Vector256<int>.Zero;
+            var sum0x1 = Vector256<int>.Zero;
+            var sum0x2 = Vector256<int>.Zero;
+            var sum1x0 = Vector256<int>.Zero;
+            var sum1x1 = Vector256<int>.Zero;
+            var sum1x2 = Vector256<int>.Zero;
+            var sum2x0 = Vector256<int>.Zero;
+            var sum2x1 = Vector256<int>.Zero;
+            var sum2x2 = Vector256<int>.Zero;
+            var sum3x0 = Vector256<int>.Zero;
+            var sum3x1 = Vector256<int>.Zero;
+            var sum3x2 = Vector256<int>.Zero;
+            ref int x = ref Unsafe.As<float, int>(ref Unsafe.Add(ref groupInput, p));
+            ref int wk = ref Unsafe.As<float, int>(ref Unsafe.Add(ref bias, 2 * blockRows));
+            for (int q = 0; q < TShape.Quads; q++)
+            {
+                var x0 = Vector256.LoadUnsafe(ref x);
+                var x1 = Vector256.LoadUnsafe(ref x, 8);
+                var x2 = Vector256.LoadUnsafe(ref x, 16);
+                var w0 = Vector256.Create(wk);
+                sum0x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x0, x0, w0);
+                sum0x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x1, x1, w0);
+                sum0x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum0x2, x2, w0);
+                var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
+                sum1x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x0, x0, w1);
+                sum1x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x1, x1, w1);
+                sum1x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum1x2, x2, w1);
+                var w2 = Vector256.Create(Unsafe.Add(ref wk, 2));
+                sum2x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x0, x0, w2);
+                sum2x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x1, x1, w2);
+                sum2x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum2x2, x2, w2);
+                var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
+                sum3x0 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x0, x0, w3);
+                sum3x1 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x1, x1, w3);
+                sum3x2 = global::ShuffleNetGen.Kernels.Int8Simd.DotAdd(sum3x2, x2, w3);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                wk = ref Unsafe.Add(ref wk, blockRows);
+            }
+            var scale0 = Vector256.Create(bias);
+            var shift0 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 0));
+            var acc0x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x0, scale0, shift0);
+            var acc0x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x1, scale0, shift0);
+            var acc0x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum0x2, scale0, shift0);
+            var scale1 = Vector256.Create(Unsafe.Add(ref bias, 1));
+            var shift1 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 1));
+            var acc1x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x0, scale1, shift1);
+            var acc1x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x1, scale1, shift1);
+            var acc1x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum1x2, scale1, shift1);
+            var scale2 = Vector256.Create(Unsafe.Add(ref bias, 2));
+            var shift2 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 2));
+            var acc2x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x0, scale2, shift2);
+            var acc2x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x1, scale2, shift2);
+            var acc2x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum2x2, scale2, shift2);
+            var scale3 = Vector256.Create(Unsafe.Add(ref bias, 3));
+            var shift3 = Vector256.Create(Unsafe.Add(ref bias, blockRows + 3));
+            var acc3x0 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x0, scale3, shift3);
+            var acc3x1 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x1, scale3, shift3);
+            var acc3x2 = global::ShuffleNetGen.Kernels.Int8Simd.Dequantize(sum3x2, scale3, shift3);
+            if (TShape.Residual)
+            {
+                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
+                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
+                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
+                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
+                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
+                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
+                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
+                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
+                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
+                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
+                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
+                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
+            }
+            if (TShape.Relu)
+            {
+                acc0x0 = Simd.Relu(acc0x0);
+                acc0x1 = Simd.Relu(acc0x1);
+                acc0x2 = Simd.Relu(acc0x2);
+                acc1x0 = Simd.Relu(acc1x0);
+                acc1x1 = Simd.Relu(acc1x1);
+                acc1x2 = Simd.Relu(acc1x2);
+                acc2x0 = Simd.Relu(acc2x0);
+                acc2x1 = Simd.Relu(acc2x1);
+                acc2x2 = Simd.Relu(acc2x2);
+                acc3x0 = Simd.Relu(acc3x0);
+                acc3x1 = Simd.Relu(acc3x1);
+                acc3x2 = Simd.Relu(acc3x2);
+            }
+            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
+            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
+            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
+            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
+            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
+            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
+            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
+            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 8));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+            }
+        }
+    }
+
     /// <summary>4 × 16 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
@@ -2763,7 +2932,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
         else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 
@@ -2958,35 +3127,20 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
@@ -3014,6 +3168,45 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -3181,35 +3374,20 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy - 1) * TShape.InWidth : 0;
@@ -3237,6 +3415,45 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s1_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -3272,7 +3489,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
         else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 

@@ -598,20 +598,20 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
         new("Conv3x3_s2_3to24_224x224_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_24ch_112x112", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("MaxPool3x3_s2_24ch_112x112", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("Pointwise_g1_24to58_3136px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to58_3136px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to58_3136px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to58_3136px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to58_3136px_Relu_V128"),
-        new("Depthwise3x3_s2_58ch_56x56", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_58ch_56x56", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_58to58_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_58to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_58to58_784px_Relu_V128"),
-        new("Depthwise3x3_s2_24ch_56x56_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_24ch_56x56_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_24to58_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to58_784px_Relu_V128"),
         new("Pointwise_g1_58to58_784px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_58to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_58to58_784px_Relu_V128"),
-        new("Depthwise3x3_s1_58ch_28x28_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : "Vector128"),
+        new("Depthwise3x3_s1_58ch_28x28_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "Vector128"),
         new("Pointwise_g1_116to116_784px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_784px_Relu_V128"),
-        new("Depthwise3x3_s2_116ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_116ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_116to116_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_196px_Relu_V128"),
-        new("Depthwise3x3_s2_116ch_28x28_Planes", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_116ch_28x28_Planes", Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_116to116_196px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_196px_Relu_V128"),
-        new("Depthwise3x3_s1_116ch_14x14_Planes", "Vector128"),
+        new("Depthwise3x3_s1_116ch_14x14_Planes", Vector256.IsHardwareAccelerated ? "Vector256" : "Vector128"),
         new("Pointwise_g1_232to232_196px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_232to232_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_232to232_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_232to232_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_232to232_196px_Relu_V128"),
         new("Depthwise3x3_s2_232ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_232to232_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_232to232_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_232to232_49px_Relu_V128"),
@@ -688,71 +688,71 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             case 2: Pointwise_g1_24to58_3136px_Relu_P0f081997(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
             case 3: Depthwise3x3_s2_58ch_56x56(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
             case 4: Pointwise_g1_58to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2 + 58 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
-            case 5: Depthwise3x3_s2_24ch_56x56_P2c6f0fa4(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
+            case 5: Depthwise3x3_s2_UpToV512<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
             case 6: Pointwise_g1_24to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
             // Unit1
             case 7: Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
-            case 8: Depthwise3x3_s1_58ch_28x28_Pebef09f6(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
+            case 8: Depthwise3x3_s1_UpToV512<Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
             case 9: Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
             // Unit2
             case 10: Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_0), part); return;
-            case 11: Depthwise3x3_s1_58ch_28x28_P453785d8(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_3), part); return;
+            case 11: Depthwise3x3_s1_UpToV512<Depthwise3x3_s1_58ch_28x28_P453785d8_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_3), part); return;
             case 12: Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_5), part); return;
             // Unit3
             case 13: Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_0), part); return;
-            case 14: Depthwise3x3_s1_58ch_28x28_P6613456f(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_3), part); return;
+            case 14: Depthwise3x3_s1_UpToV512<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_3), part); return;
             case 15: Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_5), part); return;
             // Unit4
             case 16: Pointwise_g1_116to116_784px_Relu_P3d725b02(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
             case 17: Depthwise3x3_s2_116ch_28x28(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
             case 18: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3 + 116 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
-            case 19: Depthwise3x3_s2_116ch_28x28_P783caaa2(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 19: Depthwise3x3_s2_UpToV256<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
             case 20: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
             // Unit5
             case 21: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
-            case 22: Depthwise3x3_s1_116ch_14x14_Pbc6a2fed(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 22: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
             case 23: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
             // Unit6
             case 24: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_0), part); return;
-            case 25: Depthwise3x3_s1_116ch_14x14_Pd1fcbe70(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_3), part); return;
+            case 25: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_3), part); return;
             case 26: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_5), part); return;
             // Unit7
             case 27: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_0), part); return;
-            case 28: Depthwise3x3_s1_116ch_14x14_P71cf4c94(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_3), part); return;
+            case 28: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_3), part); return;
             case 29: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_5), part); return;
             // Unit8
             case 30: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_0), part); return;
-            case 31: Depthwise3x3_s1_116ch_14x14_P9e85283d(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_3), part); return;
+            case 31: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_3), part); return;
             case 32: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_5), part); return;
             // Unit9
             case 33: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_0), part); return;
-            case 34: Depthwise3x3_s1_116ch_14x14_P92b0fd66(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_3), part); return;
+            case 34: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_3), part); return;
             case 35: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_5), part); return;
             // Unit10
             case 36: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_0), part); return;
-            case 37: Depthwise3x3_s1_116ch_14x14_P06216ef6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_3), part); return;
+            case 37: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_3), part); return;
             case 38: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_5), part); return;
             // Unit11
             case 39: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_0), part); return;
-            case 40: Depthwise3x3_s1_116ch_14x14_P7cfcb060(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_3), part); return;
+            case 40: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_3), part); return;
             case 41: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_5), part); return;
             // Unit12
             case 42: Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_0), part); return;
             case 43: Depthwise3x3_s2_232ch_14x14(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_3), part); return;
             case 44: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage4 + 232 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_5), part); return;
-            case 45: Depthwise3x3_s2_232ch_14x14_P48fcfd45(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_0), part); return;
+            case 45: Depthwise3x3_s2_UpToAdvSimd<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_0), part); return;
             case 46: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_2), part); return;
             // Unit13
             case 47: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_0), part); return;
-            case 48: Depthwise3x3_s1_232ch_7x7_Pd0e42b9f(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_3), part); return;
+            case 48: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_3), part); return;
             case 49: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_5), part); return;
             // Unit14
             case 50: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_0), part); return;
-            case 51: Depthwise3x3_s1_232ch_7x7_P90f8d8eb(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_3), part); return;
+            case 51: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_3), part); return;
             case 52: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_5), part); return;
             // Unit15
             case 53: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_0), part); return;
-            case 54: Depthwise3x3_s1_232ch_7x7_P4532482a(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_3), part); return;
+            case 54: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P4532482a_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_3), part); return;
             case 55: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_5), part); return;
             // Head
             case 56: Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
@@ -821,95 +821,37 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         {
             ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
             ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-            if (above)
+            for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)
             {
-                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                var x1 = Simd.LoadEven512(ref in0);
-                var x2 = Simd.LoadOdd512(ref in0);
-                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in0, 2));
-                acc0 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                acc1 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                acc2 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                acc3 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                acc4 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                acc5 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                acc6 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
-                acc7 = Simd.MulAdd(x0, Vector512.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
-                acc0 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                acc1 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                acc2 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                acc3 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                acc4 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                acc5 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                acc6 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
-                acc7 = Simd.MulAdd(x1, Vector512.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
-                acc0 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                acc1 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                acc2 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                acc3 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                acc4 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                acc5 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                acc6 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
-                acc7 = Simd.MulAdd(x2, Vector512.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
-            }
-            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-            var x4 = Simd.LoadEven512(ref in1);
-            var x5 = Simd.LoadOdd512(ref in1);
-            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in1, 2));
-            acc0 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-            acc1 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-            acc2 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-            acc3 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-            acc4 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-            acc5 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-            acc6 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
-            acc7 = Simd.MulAdd(x3, Vector512.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
-            acc0 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-            acc1 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-            acc2 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-            acc3 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-            acc4 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-            acc5 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-            acc6 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
-            acc7 = Simd.MulAdd(x4, Vector512.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
-            acc0 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-            acc1 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-            acc2 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-            acc3 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-            acc4 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-            acc5 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-            acc6 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
-            acc7 = Simd.MulAdd(x5, Vector512.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
-            if (below)
-            {
-                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                var x7 = Simd.LoadEven512(ref in2);
-                var x8 = Simd.LoadOdd512(ref in2);
-                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd512(ref Unsafe.Subtract(ref in2, 2));
-                acc0 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                acc1 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                acc2 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                acc3 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                acc4 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                acc5 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                acc6 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
-                acc7 = Simd.MulAdd(x6, Vector512.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
-                acc0 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                acc1 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                acc2 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                acc3 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                acc4 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                acc5 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                acc6 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
-                acc7 = Simd.MulAdd(x7, Vector512.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
-                acc0 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                acc1 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                acc2 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                acc3 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                acc4 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                acc5 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                acc6 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
-                acc7 = Simd.MulAdd(x8, Vector512.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
+                ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
+                ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
+                var centre = Simd.LoadEven512(ref input);
+                var right = Simd.LoadOdd512(ref input);
+                var left = leftEdge ? Simd.ShiftInZero(right) : Simd.LoadOdd512(ref Unsafe.Subtract(ref input, 2));
+                acc0 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 140)), acc5);
+                acc6 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 168)), acc6);
+                acc7 = Simd.MulAdd(left, Vector512.Create(Unsafe.Add(ref rowTaps, 196)), acc7);
+                acc0 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 141)), acc5);
+                acc6 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 169)), acc6);
+                acc7 = Simd.MulAdd(centre, Vector512.Create(Unsafe.Add(ref rowTaps, 197)), acc7);
+                acc0 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 142)), acc5);
+                acc6 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 170)), acc6);
+                acc7 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 198)), acc7);
             }
         }
         acc0 = Simd.Relu(acc0);
@@ -980,112 +922,62 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         {
             ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
             ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
-            if (above)
+            for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)
             {
-                ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                var x1 = Simd.LoadEven256(ref in0);
-                var x2 = Simd.LoadOdd256(ref in0);
-                var x0 = leftEdge ? Simd.ShiftInZero(x2) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in0, 2));
-                acc0 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 0)), acc0);
-                acc1 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 28)), acc1);
-                acc2 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 56)), acc2);
-                acc3 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 84)), acc3);
-                acc4 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 112)), acc4);
-                acc5 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 140)), acc5);
-                acc6 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 168)), acc6);
-                acc7 = Simd.MulAdd(x0, Vector256.Create(Unsafe.Add(ref ciTaps, 196)), acc7);
-                acc0 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 1)), acc0);
-                acc1 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 29)), acc1);
-                acc2 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 57)), acc2);
-                acc3 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 85)), acc3);
-                acc4 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 113)), acc4);
-                acc5 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 141)), acc5);
-                acc6 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 169)), acc6);
-                acc7 = Simd.MulAdd(x1, Vector256.Create(Unsafe.Add(ref ciTaps, 197)), acc7);
-                acc0 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 2)), acc0);
-                acc1 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 30)), acc1);
-                acc2 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 58)), acc2);
-                acc3 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 86)), acc3);
-                acc4 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 114)), acc4);
-                acc5 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 142)), acc5);
-                acc6 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 170)), acc6);
-                acc7 = Simd.MulAdd(x2, Vector256.Create(Unsafe.Add(ref ciTaps, 198)), acc7);
-            }
-            ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-            var x4 = Simd.LoadEven256(ref in1);
-            var x5 = Simd.LoadOdd256(ref in1);
-            var x3 = leftEdge ? Simd.ShiftInZero(x5) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in1, 2));
-            acc0 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 3)), acc0);
-            acc1 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 31)), acc1);
-            acc2 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 59)), acc2);
-            acc3 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 87)), acc3);
-            acc4 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 115)), acc4);
-            acc5 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 143)), acc5);
-            acc6 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 171)), acc6);
-            acc7 = Simd.MulAdd(x3, Vector256.Create(Unsafe.Add(ref ciTaps, 199)), acc7);
-            acc0 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 4)), acc0);
-            acc1 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 32)), acc1);
-            acc2 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 60)), acc2);
-            acc3 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 88)), acc3);
-            acc4 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 116)), acc4);
-            acc5 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 144)), acc5);
-            acc6 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 172)), acc6);
-            acc7 = Simd.MulAdd(x4, Vector256.Create(Unsafe.Add(ref ciTaps, 200)), acc7);
-            acc0 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 5)), acc0);
-            acc1 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 33)), acc1);
-            acc2 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 61)), acc2);
-            acc3 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 89)), acc3);
-            acc4 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 117)), acc4);
-            acc5 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 145)), acc5);
-            acc6 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 173)), acc6);
-            acc7 = Simd.MulAdd(x5, Vector256.Create(Unsafe.Add(ref ciTaps, 201)), acc7);
-            if (below)
-            {
-                ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                var x7 = Simd.LoadEven256(ref in2);
-                var x8 = Simd.LoadOdd256(ref in2);
-                var x6 = leftEdge ? Simd.ShiftInZero(x8) : Simd.LoadOdd256(ref Unsafe.Subtract(ref in2, 2));
-                acc0 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 6)), acc0);
-                acc1 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 34)), acc1);
-                acc2 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 62)), acc2);
-                acc3 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 90)), acc3);
-                acc4 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 118)), acc4);
-                acc5 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 146)), acc5);
-                acc6 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 174)), acc6);
-                acc7 = Simd.MulAdd(x6, Vector256.Create(Unsafe.Add(ref ciTaps, 202)), acc7);
-                acc0 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 7)), acc0);
-                acc1 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 35)), acc1);
-                acc2 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 63)), acc2);
-                acc3 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 91)), acc3);
-                acc4 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 119)), acc4);
-                acc5 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 147)), acc5);
-                acc6 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 175)), acc6);
-                acc7 = Simd.MulAdd(x7, Vector256.Create(Unsafe.Add(ref ciTaps, 203)), acc7);
-                acc0 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 8)), acc0);
-                acc1 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 36)), acc1);
-                acc2 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 64)), acc2);
-                acc3 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 92)), acc3);
-                acc4 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 120)), acc4);
-                acc5 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 148)), acc5);
-                acc6 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 176)), acc6);
-                acc7 = Simd.MulAdd(x8, Vector256.Create(Unsafe.Add(ref ciTaps, 204)), acc7);
+                ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
+                ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
+                var centre = Simd.LoadEvenSwizzled256(ref input);
+                var right = Simd.LoadOddSwizzled256(ref input);
+                var left = leftEdge ? Simd.ShiftInZeroSwizzled256(right) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref input, 2));
+                acc0 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
+                acc1 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 28)), acc1);
+                acc2 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 56)), acc2);
+                acc3 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 84)), acc3);
+                acc4 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 112)), acc4);
+                acc5 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 140)), acc5);
+                acc6 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 168)), acc6);
+                acc7 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 196)), acc7);
+                acc0 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 1)), acc0);
+                acc1 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 29)), acc1);
+                acc2 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 57)), acc2);
+                acc3 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 85)), acc3);
+                acc4 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 113)), acc4);
+                acc5 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 141)), acc5);
+                acc6 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 169)), acc6);
+                acc7 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 197)), acc7);
+                acc0 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 2)), acc0);
+                acc1 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 30)), acc1);
+                acc2 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 58)), acc2);
+                acc3 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 86)), acc3);
+                acc4 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 114)), acc4);
+                acc5 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 142)), acc5);
+                acc6 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 170)), acc6);
+                acc7 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 198)), acc7);
             }
         }
         acc0 = Simd.Relu(acc0);
+        acc0 = Simd.Unswizzle256(acc0);
         acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
         acc1 = Simd.Relu(acc1);
+        acc1 = Simd.Unswizzle256(acc1);
         acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
         acc2 = Simd.Relu(acc2);
+        acc2 = Simd.Unswizzle256(acc2);
         acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
         acc3 = Simd.Relu(acc3);
+        acc3 = Simd.Unswizzle256(acc3);
         acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
         acc4 = Simd.Relu(acc4);
+        acc4 = Simd.Unswizzle256(acc4);
         acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
         acc5 = Simd.Relu(acc5);
+        acc5 = Simd.Unswizzle256(acc5);
         acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
         acc6 = Simd.Relu(acc6);
+        acc6 = Simd.Unswizzle256(acc6);
         acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
         acc7 = Simd.Relu(acc7);
+        acc7 = Simd.Unswizzle256(acc7);
         acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
     }
 
@@ -1418,6 +1310,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination, Part part)
     {
         if (Vector512.IsHardwareAccelerated) MaxPool3x3_s2_V512<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
+        else if (Vector256.IsHardwareAccelerated) MaxPool3x3_s2_V256<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
         else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
         else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
     }
@@ -1458,6 +1351,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private static void Depthwise3x3_s2_58ch_56x56(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_V256<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights, part);
         else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_58ch_56x56_Shape>(ref source, ref destination, ref weights, part);
     }
@@ -1562,6 +1456,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 56x56, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape : Window3x3_Shape
     {
         public static int Channels => 24;
@@ -1573,15 +1468,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static int ColumnsEnd => 28;
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_24_849d51ed[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 24 channels on 56x56, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_24ch_56x56_P2c6f0fa4(ref float source, ref float destination, ref float weights, Part part)
-    {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights, part);
-        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights, part);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_24to58_784px_Relu_Shape : Pointwise_Shape
@@ -1705,6 +1591,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_58to58_784px_Relu_V128<Pointwise_g1_58to58_784px_Relu_Pc2c7ab04_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 58 channels on 28x28, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape : Window3x3_Shape
     {
         public static int Channels => 58;
@@ -1717,14 +1604,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_58_8a79a66a[channel];
         public static int OutputPlane(int channel) => Planes_58_1f30d40d[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 58 channels on 28x28, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_58ch_28x28_Pebef09f6(ref float source, ref float destination, ref float weights, Part part)
-    {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape>(ref source, ref destination, ref weights, part);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_58to58_784px_Relu_P45d2be92_Shape : Pointwise_Shape
@@ -1748,6 +1627,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_58to58_784px_Relu_V128<Pointwise_g1_58to58_784px_Relu_P45d2be92_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 58 channels on 28x28, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_58ch_28x28_P453785d8_Shape : Window3x3_Shape
     {
         public static int Channels => 58;
@@ -1760,14 +1640,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_58_3d8dd175[channel];
         public static int OutputPlane(int channel) => Planes_58_e89374e6[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 58 channels on 28x28, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_58ch_28x28_P453785d8(ref float source, ref float destination, ref float weights, Part part)
-    {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_58ch_28x28_P453785d8_Shape>(ref source, ref destination, ref weights, part);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_P453785d8_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_58to58_784px_Relu_P1270e69b_Shape : Pointwise_Shape
@@ -1791,6 +1663,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_58to58_784px_Relu_V128<Pointwise_g1_58to58_784px_Relu_P1270e69b_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 58 channels on 28x28, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_58ch_28x28_P6613456f_Shape : Window3x3_Shape
     {
         public static int Channels => 58;
@@ -1803,14 +1676,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_58_e335bd50[channel];
         public static int OutputPlane(int channel) => Planes_58_5fcb56a6[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 58 channels on 28x28, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_58ch_28x28_P6613456f(ref float source, ref float destination, ref float weights, Part part)
-    {
-        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref source, ref destination, ref weights, part);
-        else Depthwise3x3_s1_V128<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_784px_Relu_P3d725b02_Shape : Pointwise_Shape
@@ -1849,6 +1714,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private static void Depthwise3x3_s2_116ch_28x28(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_116ch_28x28_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_V256<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights, part);
         else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights, part);
     }
@@ -1857,6 +1723,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_116ch_28x28_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29);
+        var leftInside = Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 784);
@@ -1878,15 +1748,15 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 int outRow = 0;
                 var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
                 var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 12));
-                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi1), k4, bias);
-                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi1) * k3;
-                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi1) * k5;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, bias);
+                var left = Simd.Permute(lo1, leftColumns, hi1) * k3;
+                var right = Simd.Permute(lo1, rightColumns, hi1) * k5;
                 var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
             }
@@ -1898,20 +1768,20 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 int outRow = oy * 14;
                 var lo0 = Vector512.LoadUnsafe(ref plane, (nuint)row0);
                 var hi0 = Vector512.LoadUnsafe(ref plane, (nuint)(row0 + 12));
-                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi0), k1, bias);
-                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi0) * k0;
-                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi0) * k2;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, centreColumns, hi0), k1, bias);
+                var left = Simd.Permute(lo0, leftColumns, hi0) * k0;
+                var right = Simd.Permute(lo0, rightColumns, hi0) * k2;
                 var lo1 = Vector512.LoadUnsafe(ref plane, (nuint)row1);
                 var hi1 = Vector512.LoadUnsafe(ref plane, (nuint)(row1 + 12));
-                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi1), k4, centre);
-                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi1), k3, left);
-                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi1), k5, right);
+                centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, leftColumns, hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, rightColumns, hi1), k5, right);
                 var lo2 = Vector512.LoadUnsafe(ref plane, (nuint)row2);
                 var hi2 = Vector512.LoadUnsafe(ref plane, (nuint)(row2 + 12));
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 12, 14, 20, 22, 24, 26, 28, 30), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 7, 9, 11, 13, 11, 13, 15, 21, 23, 25, 27, 29), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 13, 15, 21, 23, 25, 27, 29, 31), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 6));
             }
@@ -2020,6 +1890,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 2, 116 channels on 28x28, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape : Window3x3_Shape
     {
         public static int Channels => 116;
@@ -2031,14 +1902,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static int ColumnsEnd => 14;
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_116_853d2343[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 116 channels on 28x28, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_116ch_28x28_P783caaa2(ref float source, ref float destination, ref float weights, Part part)
-    {
-        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights, part);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape : Pointwise_Shape
@@ -2062,6 +1925,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_Pa6123751_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape : Window3x3_Shape
     {
         public static int Channels => 116;
@@ -2074,13 +1938,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_116_ca116071[channel];
         public static int OutputPlane(int channel) => Planes_116_b8ccc2cb[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_Pbc6a2fed(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_P2ed5b3e6_Shape : Pointwise_Shape
@@ -2104,6 +1961,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P2ed5b3e6_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape : Window3x3_Shape
     {
         public static int Channels => 116;
@@ -2116,13 +1974,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_116_778dc641[channel];
         public static int OutputPlane(int channel) => Planes_116_b9fd7e7a[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_Pd1fcbe70(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_P2632cfe2_Shape : Pointwise_Shape
@@ -2146,6 +1997,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P2632cfe2_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape : Window3x3_Shape
     {
         public static int Channels => 116;
@@ -2158,13 +2010,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_116_310202ac[channel];
         public static int OutputPlane(int channel) => Planes_116_fb43bc4d[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P71cf4c94(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_Pc5d257e5_Shape : Pointwise_Shape
@@ -2188,6 +2033,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_Pc5d257e5_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape : Window3x3_Shape
     {
         public static int Channels => 116;
@@ -2200,13 +2046,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_116_206d8f07[channel];
         public static int OutputPlane(int channel) => Planes_116_1f709c39[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P9e85283d(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_Pc1410f60_Shape : Pointwise_Shape
@@ -2230,6 +2069,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_Pc1410f60_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape : Window3x3_Shape
     {
         public static int Channels => 116;
@@ -2242,13 +2082,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_116_5e6091dd[channel];
         public static int OutputPlane(int channel) => Planes_116_442a515c[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P92b0fd66(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_P72677c0c_Shape : Pointwise_Shape
@@ -2272,6 +2105,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P72677c0c_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape : Window3x3_Shape
     {
         public static int Channels => 116;
@@ -2284,13 +2118,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_116_78a82f0a[channel];
         public static int OutputPlane(int channel) => Planes_116_8afe7661[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P06216ef6(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_116to116_196px_Relu_P98f624c6_Shape : Pointwise_Shape
@@ -2314,6 +2141,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_116to116_196px_Relu_V128<Pointwise_g1_116to116_196px_Relu_P98f624c6_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape : Window3x3_Shape
     {
         public static int Channels => 116;
@@ -2326,13 +2154,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_116_c61e3d09[channel];
         public static int OutputPlane(int channel) => Planes_116_2e29dd0a[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 116 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_116ch_14x14_P7cfcb060(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_232to232_196px_Relu_Pd66521c5_Shape : Pointwise_Shape
@@ -2379,6 +2200,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_232ch_14x14_Rows_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        var leftColumns = Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+        var leftInside = Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle();
+        var centreColumns = Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+        var rightColumns = Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1);
         for (int c = part.Start; c < part.Stop; c++)
         {
             ref float plane = ref Unsafe.Add(ref source, c * 196);
@@ -2400,15 +2225,15 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 int outRow = 0;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 6)));
                 var hi1 = lo1;
-                var centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, bias);
-                var left = Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi1) * k3;
-                var right = Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi1) * k5;
+                var centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, bias);
+                var left = Simd.Permute(lo1, leftColumns, hi1) * k3;
+                var right = Simd.Permute(lo1, rightColumns, hi1) * k5;
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 6)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
             }
@@ -2420,20 +2245,20 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 int outRow = oy * 7;
                 var lo0 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row0), Vector256.LoadUnsafe(ref plane, (nuint)(row0 + 6)));
                 var hi0 = lo0;
-                var centre = Simd.MulAdd(Simd.Permute(lo0, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi0), k1, bias);
-                var left = Simd.Permute(lo0, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi0) * k0;
-                var right = Simd.Permute(lo0, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi0) * k2;
+                var centre = Simd.MulAdd(Simd.Permute(lo0, centreColumns, hi0), k1, bias);
+                var left = Simd.Permute(lo0, leftColumns, hi0) * k0;
+                var right = Simd.Permute(lo0, rightColumns, hi0) * k2;
                 var lo1 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row1), Vector256.LoadUnsafe(ref plane, (nuint)(row1 + 6)));
                 var hi1 = lo1;
-                centre = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k4, centre);
-                left = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi1), k3, left);
-                right = Simd.MulAdd(Simd.Permute(lo1, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi1), k5, right);
+                centre = Simd.MulAdd(Simd.Permute(lo1, centreColumns, hi1), k4, centre);
+                left = Simd.MulAdd(Simd.Permute(lo1, leftColumns, hi1), k3, left);
+                right = Simd.MulAdd(Simd.Permute(lo1, rightColumns, hi1), k5, right);
                 var lo2 = Vector512.Create(Vector256.LoadUnsafe(ref plane, (nuint)row2), Vector256.LoadUnsafe(ref plane, (nuint)(row2 + 6)));
                 var hi2 = lo2;
-                centre = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 2, 4, 6, 6, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k7, centre);
-                left = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(0, 1, 3, 5, 5, 7, 11, 13, 0, 0, 0, 0, 0, 0, 0, 0), hi2), k6, left);
-                right = Simd.MulAdd(Simd.Permute(lo2, Vector512.Create(1, 3, 5, 7, 7, 11, 13, 15, 1, 1, 1, 1, 1, 1, 1, 1), hi2), k8, right);
-                var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0).AsSingle()) + right;
+                centre = Simd.MulAdd(Simd.Permute(lo2, centreColumns, hi2), k7, centre);
+                left = Simd.MulAdd(Simd.Permute(lo2, leftColumns, hi2), k6, left);
+                right = Simd.MulAdd(Simd.Permute(lo2, rightColumns, hi2), k8, right);
+                var acc = centre + (left & leftInside) + right;
                 acc.GetLower().GetLower().StoreUnsafe(ref output, (nuint)outRow);
                 acc.GetLower().GetUpper().StoreUnsafe(ref output, (nuint)(outRow + 3));
             }
@@ -2502,6 +2327,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 2, 232 channels on 14x14, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape : Window3x3_Shape
     {
         public static int Channels => 232;
@@ -2513,14 +2339,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static int ColumnsEnd => 7;
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_232_fb06ca82[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, 232 channels on 14x14, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_232ch_14x14_P48fcfd45(ref float source, ref float destination, ref float weights, Part part)
-    {
-        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights, part);
-        else Depthwise3x3_s2_V128<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape : Pointwise_Shape
@@ -2544,6 +2362,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_232to232_49px_Relu_V128<Pointwise_g1_232to232_49px_Relu_P86f1ddff_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 232 channels on 7x7, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape : Window3x3_Shape
     {
         public static int Channels => 232;
@@ -2556,13 +2375,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_232_d21e46fd[channel];
         public static int OutputPlane(int channel) => Planes_232_b3e21f25[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 232 channels on 7x7, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_232ch_7x7_Pd0e42b9f(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_232to232_49px_Relu_P58b0d08b_Shape : Pointwise_Shape
@@ -2586,6 +2398,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_232to232_49px_Relu_V128<Pointwise_g1_232to232_49px_Relu_P58b0d08b_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 232 channels on 7x7, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape : Window3x3_Shape
     {
         public static int Channels => 232;
@@ -2598,13 +2411,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_232_3be6376d[channel];
         public static int OutputPlane(int channel) => Planes_232_fa4e3079[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 232 channels on 7x7, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_232ch_7x7_P90f8d8eb(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_232to232_49px_Relu_Pe42ef3e8_Shape : Pointwise_Shape
@@ -2628,6 +2434,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Pointwise_g1_232to232_49px_Relu_V128<Pointwise_g1_232to232_49px_Relu_Pe42ef3e8_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, 232 channels on 7x7, batch norm folded.</summary>
     private readonly struct Depthwise3x3_s1_232ch_7x7_P4532482a_Shape : Window3x3_Shape
     {
         public static int Channels => 232;
@@ -2640,13 +2447,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_232_b7256e95[channel];
         public static int OutputPlane(int channel) => Planes_232_7f907734[channel];
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, 232 channels on 7x7, batch norm folded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_232ch_7x7_P4532482a(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P4532482a_Shape>(ref source, ref destination, ref weights, part);
     }
 
     private readonly struct Pointwise_g1_464to1024_49px_Relu_Paba8ca27_Shape : Pointwise_Shape
@@ -2848,23 +2648,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         static virtual int OutputPlane(int channel) => channel;
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V512<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 max pool bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    private static void MaxPool3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
         for (int oy = first; oy < end; oy++)
         {
@@ -2872,7 +2658,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = float.NegativeInfinity;
                 if (above)
@@ -2893,6 +2679,34 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_V512<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 16)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 16);
@@ -2921,6 +2735,60 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool3x3_s2_V256<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxPool3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
+    {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 8)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 8);
+                var acc = Vector256<float>.Zero;
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    acc = Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2));
+                    acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in0));
+                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in0));
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                acc = above ? Vector256.Max(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2))) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2));
+                acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in1));
+                acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in1));
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2)));
+                    acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in2));
+                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in2));
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc = Simd.Unswizzle256(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
     /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
@@ -2939,33 +2807,13 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
-            {
-                float acc = float.NegativeInfinity;
-                if (above)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
-                }
-                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
-                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
-                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
-                if (below)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -3015,33 +2863,13 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
+        MaxPool3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below);
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = float.NegativeInfinity;
-                if (above)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row0 + ox * 2 + 1));
-                }
-                if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 - 1));
-                acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2));
-                if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row1 + ox * 2 + 1));
-                if (below)
-                {
-                    if (ox > 0) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 - 1));
-                    acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2));
-                    if (ox * 2 + 1 < TShape.InWidth) acc = MathF.Max(acc, Unsafe.Add(ref plane, row2 + ox * 2 + 1));
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -4194,24 +4022,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
         float k0 = Unsafe.Add(ref taps, 0);
@@ -4229,7 +4042,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = bias;
                 if (above)
@@ -4250,6 +4063,45 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 16)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 16);
@@ -4278,6 +4130,71 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
+            int row1 = oy * 2 * TShape.InWidth;
+            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 8)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 8);
+                var acc = Vector256.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2)), Vector256.Create(k0), acc);
+                    acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref in0), Vector256.Create(k1), acc);
+                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref in0), Vector256.Create(k2), acc);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
+                acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2)), Vector256.Create(k3), acc);
+                acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref in1), Vector256.Create(k4), acc);
+                acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref in1), Vector256.Create(k5), acc);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
+                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2)), Vector256.Create(k6), acc);
+                    acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref in2), Vector256.Create(k7), acc);
+                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref in2), Vector256.Create(k8), acc);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc = Simd.Unswizzle256(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
     /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
@@ -4297,43 +4214,23 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
-            {
-                float acc = bias;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 4);
@@ -4390,43 +4287,23 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
+        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
             int row1 = oy * 2 * TShape.InWidth;
             int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = bias;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -4498,6 +4375,16 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
         }
+    }
+
+    /// <summary>The 3x3 depthwise convolution, stride 2, of table kernels whose widest interior is V512: V512 where Vector512 is accelerated, else V256 where Vector256 is accelerated, else AdvSimd where AdvSimd.Arm64, else V128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_UpToV512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_V512<TShape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_V256<TShape>(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<TShape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<TShape>(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -4583,24 +4470,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>The scalar columns of output rows [first, end) of the 3x3 depthwise convolution bands, stride 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_Edges<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
         float bias = Unsafe.Add(ref taps, 9);
         float k0 = Unsafe.Add(ref taps, 0);
@@ -4618,7 +4490,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int row1 = oy * TShape.InWidth;
             int row2 = below ? (oy + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd)
+            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
             {
                 float acc = bias;
                 if (above)
@@ -4639,6 +4511,45 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s1_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
             for (int ox = 1; ox < TShape.ColumnsEnd; ox += 16)
             {
                 int at = Math.Min(ox, TShape.ColumnsEnd - 16);
@@ -4667,6 +4578,70 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
+    {
+        Depthwise3x3_s1_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
+        float bias = Unsafe.Add(ref taps, 9);
+        float k0 = Unsafe.Add(ref taps, 0);
+        float k1 = Unsafe.Add(ref taps, 1);
+        float k2 = Unsafe.Add(ref taps, 2);
+        float k3 = Unsafe.Add(ref taps, 3);
+        float k4 = Unsafe.Add(ref taps, 4);
+        float k5 = Unsafe.Add(ref taps, 5);
+        float k6 = Unsafe.Add(ref taps, 6);
+        float k7 = Unsafe.Add(ref taps, 7);
+        float k8 = Unsafe.Add(ref taps, 8);
+        for (int oy = first; oy < end; oy++)
+        {
+            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
+            int row1 = oy * TShape.InWidth;
+            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
+            int outRow = oy * TShape.OutWidth;
+            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 8)
+            {
+                int at = Math.Min(ox, TShape.ColumnsEnd - 8);
+                var acc = Vector256.Create(bias);
+                if (above)
+                {
+                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at - 1);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in0), Vector256.Create(k0), acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in0, 1), Vector256.Create(k1), acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in0, 2), Vector256.Create(k2), acc);
+                }
+                ref float in1 = ref Unsafe.Add(ref plane, row1 + at - 1);
+                acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in1), Vector256.Create(k3), acc);
+                acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in1, 1), Vector256.Create(k4), acc);
+                acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in1, 2), Vector256.Create(k5), acc);
+                if (below)
+                {
+                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at - 1);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in2), Vector256.Create(k6), acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in2, 1), Vector256.Create(k7), acc);
+                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in2, 2), Vector256.Create(k8), acc);
+                }
+                if (TShape.Relu) acc = Simd.Relu(acc);
+                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+            }
+        }
+    }
+
     /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
@@ -4686,43 +4661,23 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
+        Depthwise3x3_s1_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
         float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0); var k0V = Vector128.Create(k0);
-        float k1 = Unsafe.Add(ref taps, 1); var k1V = Vector128.Create(k1);
-        float k2 = Unsafe.Add(ref taps, 2); var k2V = Vector128.Create(k2);
-        float k3 = Unsafe.Add(ref taps, 3); var k3V = Vector128.Create(k3);
-        float k4 = Unsafe.Add(ref taps, 4); var k4V = Vector128.Create(k4);
-        float k5 = Unsafe.Add(ref taps, 5); var k5V = Vector128.Create(k5);
-        float k6 = Unsafe.Add(ref taps, 6); var k6V = Vector128.Create(k6);
-        float k7 = Unsafe.Add(ref taps, 7); var k7V = Vector128.Create(k7);
-        float k8 = Unsafe.Add(ref taps, 8); var k8V = Vector128.Create(k8);
+        var k0V = Vector128.Create(Unsafe.Add(ref taps, 0));
+        var k1V = Vector128.Create(Unsafe.Add(ref taps, 1));
+        var k2V = Vector128.Create(Unsafe.Add(ref taps, 2));
+        var k3V = Vector128.Create(Unsafe.Add(ref taps, 3));
+        var k4V = Vector128.Create(Unsafe.Add(ref taps, 4));
+        var k5V = Vector128.Create(Unsafe.Add(ref taps, 5));
+        var k6V = Vector128.Create(Unsafe.Add(ref taps, 6));
+        var k7V = Vector128.Create(Unsafe.Add(ref taps, 7));
+        var k8V = Vector128.Create(Unsafe.Add(ref taps, 8));
         for (int oy = first; oy < end; oy++)
         {
             int row0 = above ? (oy - 1) * TShape.InWidth : 0;
             int row1 = oy * TShape.InWidth;
             int row2 = below ? (oy + 1) * TShape.InWidth : 0;
             int outRow = oy * TShape.OutWidth;
-            for (int ox = 0; ox < TShape.OutWidth; ox += TShape.ColumnsEnd > 4 ? TShape.ColumnsEnd : 1)
-            {
-                float acc = bias;
-                if (above)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
-                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
-                }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
-                if (below)
-                {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
-                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
-                }
-                if (TShape.Relu) acc = MathF.Max(acc, 0f);
-                Unsafe.Add(ref output, outRow + ox) = acc;
-            }
             if (TShape.ColumnsEnd > 4)
             {
                 for (int ox = 1; ox < TShape.ColumnsEnd; ox += 4)
@@ -4752,6 +4707,15 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 }
             }
         }
+    }
+
+    /// <summary>The 3x3 depthwise convolution, stride 1, of table kernels whose widest interior is V512: V512 where Vector512 is accelerated, else V256 where Vector256 is accelerated, else V128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_UpToV512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<TShape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_V256<TShape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<TShape>(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>4 × 96 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
@@ -5269,6 +5233,15 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>The 3x3 depthwise convolution, stride 2, of table kernels whose widest interior is V256: V256 where Vector256 is accelerated, else AdvSimd where AdvSimd.Arm64, else V128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_UpToV256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_V256<TShape>(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<TShape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<TShape>(ref source, ref destination, ref weights, part);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
@@ -5354,6 +5327,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    /// <summary>The 3x3 depthwise convolution, stride 1, of table kernels whose widest interior is V256: V256 where Vector256 is accelerated, else V128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_UpToV256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_V256<TShape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s1_V128<TShape>(ref source, ref destination, ref weights, part);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_232to232_196px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
@@ -5407,6 +5388,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 184);
             Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 192, 192);
         }
+    }
+
+    /// <summary>The 3x3 depthwise convolution, stride 2, of table kernels whose widest interior is AdvSimd: AdvSimd where AdvSimd.Arm64, else V128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s2_UpToAdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<TShape>(ref source, ref destination, ref weights, part);
+        else Depthwise3x3_s2_V128<TShape>(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
