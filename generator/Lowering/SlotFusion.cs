@@ -81,9 +81,11 @@ internal static class SlotFusion
 
     /// <summary>
     /// Whether an int8 convolution storing a slice can pack a consumer's slots in its tiles: its tiles start at
-    /// multiples of four channels within its group and cover four at a time (fewer only at its group's end), so each
-    /// such run of its channels must be one slot of one consumer group, and a run of fewer than four the padded last
-    /// slot of that group.
+    /// multiples of four channels within its group and cover four at a time, so each such run of its channels must be
+    /// one whole slot of one consumer group. A producer group of channels not a multiple of four is not fused: its
+    /// last run could only fill a consumer group's part-filled last slot, and no fused consumer has one (v1's unit
+    /// convolutions read groups of a multiple of four channels, a stage width being a multiple of 4·g; v2's halves
+    /// keep their step), so that code would run in no model.
     /// </summary>
     private static bool Lines(PointwiseOp producer, int start, int count, int inPerGroup)
     {
@@ -91,14 +93,13 @@ internal static class SlotFusion
         int offset = producer.OutputPlanes.Start - start;
         if (offset < 0 || offset + producer.OutChannels > count) return false;
         int perGroup = producer.OutPerGroup;
+        if (perGroup % 4 != 0) return false;
         for (int k = 0; k < producer.Groups; k++)
         {
             for (int b = 0; b < perGroup; b += 4)
             {
-                int run = System.Math.Min(4, perGroup - b);
                 int within = (offset + k * perGroup + b) % inPerGroup;
-                if (within % 4 != 0 || within + run > inPerGroup) return false;
-                if (run < 4 && within + run != inPerGroup) return false;
+                if (within % 4 != 0 || within + 4 > inPerGroup) return false;
             }
         }
         return true;

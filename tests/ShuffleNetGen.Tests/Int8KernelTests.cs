@@ -36,7 +36,7 @@ public class Int8KernelTests
 
     public static readonly TheoryData<string> Models = new()
     {
-        nameof(ShuffleNetGen.Tests.Models.G3Small64Int8), nameof(ShuffleNetGen.Tests.Models.G2Odd33Int8), nameof(ShuffleNetGen.Tests.Models.G8Gray48x40OfficialInt8),
+        nameof(ShuffleNetGen.Tests.Models.G3Small64Int8), nameof(ShuffleNetGen.Tests.Models.G2Odd33Int8), nameof(ShuffleNetGen.Tests.Models.G8Gray48x40OfficialInt8), nameof(ShuffleNetGen.Tests.Models.G2Tiny12x20Int8),
         nameof(ShuffleNetGen.Tests.Models.V2Custom57x41Int8), nameof(ShuffleNetGen.Tests.Models.V2OddHalves17x13Int8),
     };
 
@@ -296,7 +296,7 @@ public class Int8KernelTests
     private delegate void PackingCall(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, WorkPart part);
     private delegate void PackingResidualCall(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, WorkPart part);
 
-    private static readonly Regex PackingName = new(@"^Int8Pointwise_g(\d+)_(\d+)to(\d+)_(\d+)px(?:_(Official)?Shuffle(\d+))?(_Residual)?(_Relu)?_PacksSlots(\d+)(?:_From(\d+))?(_V512|_V256|_V128)?$");
+    private static readonly Regex PackingName = new(@"^Int8Pointwise_g(\d+)_(\d+)to(\d+)_(\d+)px(?:_(Official)?Shuffle(\d+))?(_Residual)?(_Relu)?_PacksSlots(\d+)(?:_From(\d+))?(_V512|_V256Vnni|_V256|_V128)?$");
 
     /// <summary>
     /// Each int8 convolution that packs the next convolution's slots in its epilogue (instead of that convolution's

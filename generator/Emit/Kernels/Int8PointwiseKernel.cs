@@ -160,6 +160,13 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
 
     private const string ConstantsMethod = Prefix + "SlotConstants";
 
+    /// <summary>
+    /// Whether <paramref name="tile"/> packs slots where its shape does: every packing convolution has a multiple of
+    /// four channels per group (<see cref="SlotFusion"/> fuses no other), so its tiles hold whole slots, and a tile of
+    /// fewer rows (a convolution with other groups sharing the body) packs nothing.
+    /// </summary>
+    private static bool PacksWholeSlots(Tile tile) => tile.Slots && tile.Rows % 4 == 0;
+
     /// <summary>The tile's slot planes, one per four of its channels, and the quantize constants, before the pixel loop (unused where the shape packs none).</summary>
     private static void EmitSlotRows(SourceWriter w, Tile tile)
     {
@@ -171,7 +178,7 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
 
     /// <summary>
     /// After the stores: each four channels' outputs (as stored, after residual and ReLU) quantized and packed into
-    /// their slot, lowest channel in the lowest byte, missing channels of a group's last slot left zero.
+    /// their slot, lowest channel in the lowest byte. Only tiles of whole slots pack (see <see cref="PacksWholeSlots"/>).
     /// </summary>
     private static void EmitPacking(SourceWriter w, Tile tile)
     {
@@ -186,11 +193,7 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
                 string Acc(int c) => scalar ? $"acc{4 * t + c}" : $"acc{4 * t + c}x{v}";
                 string offset = v == 0 ? "p" : $"p + {v * lanes}";
                 string target = scalar ? $"Unsafe.Add(ref slots{t}, {offset})" : $"ref slots{t}, (nuint)({offset})";
-                int channels = System.Math.Min(4, tile.Rows - 4 * t);
-                // A group's last slot with fewer than four channels repeats its last one and masks the bytes past it
-                // to zero, as the quantize step leaves them.
-                string slot = $"{PackMethod}({Acc(0)}, {Acc(System.Math.Min(1, channels - 1))}, {Acc(System.Math.Min(2, channels - 1))}, {Acc(System.Math.Min(3, channels - 1))}, {inverse}, slotLow, slotHigh, slotZero)";
-                if (channels < 4) slot = scalar ? $"({slot} & 0x{(1 << (8 * channels)) - 1:X})" : $"({slot} & {V}.Create(0x{(1 << (8 * channels)) - 1:X}))";
+                string slot = $"{PackMethod}({Acc(0)}, {Acc(1)}, {Acc(2)}, {Acc(3)}, {inverse}, slotLow, slotHigh, slotZero)";
                 w.Line(scalar ? $"{target} = {slot};" : $"{slot}.StoreUnsafe({target});");
             }
         }
@@ -228,7 +231,7 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
         using (w.OpenScope())
         {
             EmitOutputRows(w, tile);
-            if (tile.Slots) EmitSlotRows(w, tile);
+            if (PacksWholeSlots(tile)) EmitSlotRows(w, tile);
             using (w.Open($"for (int p = start; p <= last; p{(tile.Pixels == 1 ? "++" : $" += {tile.Pixels}")})"))
             {
                 for (int i = 0; i < tile.Rows; i++)
@@ -279,7 +282,7 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
                     for (int v = 0; v < tile.Vectors; v++) w.Line($"var acc{i}x{v} = {Int8Simd}.Dequantize(sum{i}x{v}, scale{i}, shift{i});");
                 }
                 EmitEpilogue(w, tile, (i, v) => scalar ? $"acc{i}" : $"acc{i}x{v}");
-                if (tile.Slots)
+                if (PacksWholeSlots(tile))
                     using (w.Open("if (TShape.PacksSlots)"))
                         EmitPacking(w, tile);
             }

@@ -4482,9 +4482,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
         ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        ref int slots1 = ref Int8Pointwise_Slot<TShape>(ref slots, channel + 4);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 48)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -4650,15 +4647,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc6x0.StoreUnsafe(ref out6, (nuint)(p));
             acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
             acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-            if (TShape.PacksSlots)
-            {
-                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
-                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
-                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 32));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x0, acc5x0, acc6x0, acc6x0, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFFFFFF)).StoreUnsafe(ref slots1, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x1, acc5x1, acc6x1, acc6x1, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFFFFFF)).StoreUnsafe(ref slots1, (nuint)(p + 16));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x2, acc5x2, acc6x2, acc6x2, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFFFFFF)).StoreUnsafe(ref slots1, (nuint)(p + 32));
-            }
         }
     }
 
@@ -4675,9 +4663,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
         ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        ref int slots1 = ref Int8Pointwise_Slot<TShape>(ref slots, channel + 4);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -4757,11 +4742,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc4x0.StoreUnsafe(ref out4, (nuint)(p));
             acc5x0.StoreUnsafe(ref out5, (nuint)(p));
             acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-            if (TShape.PacksSlots)
-            {
-                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x0, acc5x0, acc6x0, acc6x0, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFFFFFF)).StoreUnsafe(ref slots1, (nuint)(p));
-            }
         }
     }
 
@@ -4994,8 +4974,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -5058,11 +5036,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc2x0, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFFFFFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc2x1, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFFFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 8));
-            }
         }
     }
 
@@ -5274,8 +5247,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 8)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -5338,11 +5309,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc2x0, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFFFFFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc2x1, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFFFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 4));
-            }
         }
     }
 
@@ -5538,8 +5504,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 64)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -5613,13 +5577,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
             acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
             acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc1x0, acc1x0, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc1x1, acc1x1, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 16));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc1x2, acc1x2, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 32));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc1x3, acc1x3, acc1x3, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 48));
-            }
         }
     }
 
@@ -5631,8 +5588,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 32)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -5706,13 +5661,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
             acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
             acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc1x0, acc1x0, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc1x1, acc1x1, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 8));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc1x2, acc1x2, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 16));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc1x3, acc1x3, acc1x3, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 24));
-            }
         }
     }
 
@@ -5724,8 +5672,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -5799,13 +5745,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
             acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
             acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc1x0, acc1x0, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc1x1, acc1x1, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 4));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc1x2, acc1x2, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 8));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc1x3, acc1x3, acc1x3, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 12));
-            }
         }
     }
 
@@ -5820,9 +5759,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        ref int slots1 = ref Int8Pointwise_Slot<TShape>(ref slots, channel + 4);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 64)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -5977,17 +5913,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
             acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
             acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
-            if (TShape.PacksSlots)
-            {
-                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
-                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
-                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 32));
-                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc1x3, acc2x3, acc3x3, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 48));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x0, acc4x0, acc4x0, acc4x0, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFF)).StoreUnsafe(ref slots1, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x1, acc4x1, acc4x1, acc4x1, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFF)).StoreUnsafe(ref slots1, (nuint)(p + 16));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x2, acc4x2, acc4x2, acc4x2, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFF)).StoreUnsafe(ref slots1, (nuint)(p + 32));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x3, acc4x3, acc4x3, acc4x3, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFF)).StoreUnsafe(ref slots1, (nuint)(p + 48));
-            }
         }
     }
 
@@ -5998,8 +5923,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 48)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -6060,15 +5983,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
             acc0x4.StoreUnsafe(ref out0, (nuint)(p + 32));
             acc0x5.StoreUnsafe(ref out0, (nuint)(p + 40));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc0x0, acc0x0, acc0x0, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc0x1, acc0x1, acc0x1, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 8));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc0x2, acc0x2, acc0x2, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 16));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc0x3, acc0x3, acc0x3, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 24));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x4, acc0x4, acc0x4, acc0x4, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 32));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x5, acc0x5, acc0x5, acc0x5, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 40));
-            }
         }
     }
 
@@ -6079,8 +5993,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -6113,11 +6025,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc0x0, acc0x0, acc0x0, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc0x1, acc0x1, acc0x1, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 8));
-            }
         }
     }
 
@@ -6128,8 +6035,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 24)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -6190,15 +6095,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
             acc0x4.StoreUnsafe(ref out0, (nuint)(p + 16));
             acc0x5.StoreUnsafe(ref out0, (nuint)(p + 20));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc0x0, acc0x0, acc0x0, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc0x1, acc0x1, acc0x1, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 4));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc0x2, acc0x2, acc0x2, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 8));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc0x3, acc0x3, acc0x3, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 12));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x4, acc0x4, acc0x4, acc0x4, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 16));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x5, acc0x5, acc0x5, acc0x5, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 20));
-            }
         }
     }
 
@@ -6209,8 +6105,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -6257,13 +6151,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
             acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
             acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc0x0, acc0x0, acc0x0, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc0x1, acc0x1, acc0x1, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 4));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc0x2, acc0x2, acc0x2, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 8));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc0x3, acc0x3, acc0x3, slotInverse, slotLow, slotHigh, slotZero) & Vector128.Create(0xFF)).StoreUnsafe(ref slots0, (nuint)(p + 12));
-            }
         }
     }
 
@@ -6606,8 +6493,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -6642,10 +6527,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             }
             acc0x0.StoreUnsafe(ref out0, (nuint)(p));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc1x0, acc1x0, slotInverse, slotLow, slotHigh, slotZero) & Vector512.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p));
-            }
         }
     }
 
@@ -6657,8 +6538,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
         ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
-        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -6706,11 +6585,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-            if (TShape.PacksSlots)
-            {
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc1x0, acc1x0, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p));
-                (global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc1x1, acc1x1, slotInverse, slotLow, slotHigh, slotZero) & Vector256.Create(0xFFFF)).StoreUnsafe(ref slots0, (nuint)(p + 8));
-            }
         }
     }
 
