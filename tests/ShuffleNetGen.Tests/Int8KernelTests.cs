@@ -89,6 +89,7 @@ public class Int8KernelTests
         int tables = 0;
         var kernelTables = new HashSet<string>(StringComparer.Ordinal);
         var variantsRun = new List<string>();
+        int inPlaceRuns = 0;
         foreach (var method in dispatchers)
         {
             var m = PointwiseName.Match(method.Name);
@@ -157,6 +158,17 @@ public class Int8KernelTests
                     if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(destination[i]))
                         Assert.Fail($"{method.Name} ({kernel.Name}): plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {destination[i]:R}");
                 }
+                // Where the arena planner may put the output over the residual, the same kernel run in place.
+                if (residual && outputTable is null && shuffle == 1 && RunsInPlace(pixels))
+                {
+                    var inPlace = (float[])residualPlanes.Clone();
+                    foreach (var part in new[] { new WorkPart(0, blocks / 2), new WorkPart(blocks / 2, blocks) })
+                        kernel.CreateDelegate<PointwiseResidualCall>()(ref src[0], ref inPlace[0], ref packed[0], ref inPlace[0], part);
+                    for (int i = 0; i < expected.Length; i++)
+                        if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(inPlace[i]))
+                            Assert.Fail($"{method.Name} ({kernel.Name}) in place: plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {inPlace[i]:R}");
+                    inPlaceRuns++;
+                }
                 if (kernel != method) variantsRun.Add(kernel.Name);
             }
         }
@@ -167,6 +179,7 @@ public class Int8KernelTests
         _output.WriteLine($"variants run directly besides the dispatchers: {string.Join(", ", variantsRun.Select(v => v[(v.LastIndexOf('_') + 1)..]).Distinct())}");
         if (HasPlaneTables(model)) Assert.True(tables > 0, $"{model} has no int8 pointwise kernel storing through a plane table");
         Assert.Equal(LayerTables(type, LayerKind.Pointwise, input: false).Order(StringComparer.Ordinal), kernelTables.Order(StringComparer.Ordinal));
+        _output.WriteLine($"{inPlaceRuns} residual kernel runs in place exact");
         _output.WriteLine($"{dispatchers.Count} int8 pointwise kernels of {model} exact ({tables} storing through a plane table); dot product here: 512 {Int8Simd.DotPath512}, 256 {Int8Simd.DotPath256}, 128 {Int8Simd.DotPath128}");
         if (Environment.GetEnvironmentVariable(ReportVariable) is { } report)
             File.WriteAllLines(report, new[] { Vector512.IsHardwareAccelerated ? "512" : Vector256.IsHardwareAccelerated ? "256" : "128", Int8Simd.DotPath256, Int8Simd.DotPath128 });
@@ -293,6 +306,9 @@ public class Int8KernelTests
                 }
     }
 
+    /// <summary>Whether the arena planner may write a residual convolution's output over its residual on planes of <paramref name="pixels"/>.</summary>
+    private static bool RunsInPlace(int pixels) => ShuffleNetGen.Generator.Passes.ArenaPlanner.WalksWithoutOverlap(pixels);
+
     private delegate void PackingCall(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, WorkPart part);
     private delegate void PackingResidualCall(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, WorkPart part);
 
@@ -316,6 +332,7 @@ public class Int8KernelTests
         if (HasPlaneTables(model)) Assert.Empty(methods);
         else Assert.NotEmpty(methods);
         var random = new Random(model.Length * 13 + 5);
+        int inPlaceRuns = 0;
         foreach (var method in methods)
         {
             var m = PackingName.Match(method.Name);
@@ -393,7 +410,25 @@ public class Int8KernelTests
                     if (expectedSlots[i] != consumerSlots[i])
                         Assert.Fail($"{what}: slot {i / pixels}, pixel {i % pixels}: expected 0x{expectedSlots[i]:X8}, kernel wrote 0x{consumerSlots[i]:X8}");
             }
+            // Where the arena planner may put the output over the residual, the same kernel run in place.
+            if (residual && RunsInPlace(pixels))
+            {
+                var inPlace = (float[])residualPlanes.Clone();
+                var slotsInPlace = new int[expectedSlots.Length];
+                Array.Fill(slotsInPlace, unchecked((int)0xDEADBEEF));
+                var slotFloats = MemoryMarshal.Cast<int, float>(slotsInPlace.AsSpan());
+                foreach (var range in new[] { new WorkPart(0, items / 2), new WorkPart(items / 2, items) })
+                    method.CreateDelegate<PackingResidualCall>()(ref src[0], ref inPlace[0], ref packed[0], ref inPlace[0], ref slotFloats[0], ref quantize[0], range);
+                for (int i = 0; i < expected.Length; i++)
+                    if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(inPlace[i]))
+                        Assert.Fail($"{method.Name} in place: plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {inPlace[i]:R}");
+                for (int i = 0; i < expectedSlots.Length; i++)
+                    if (expectedSlots[i] != slotsInPlace[i])
+                        Assert.Fail($"{method.Name} in place: slot {i / pixels}, pixel {i % pixels}: expected 0x{expectedSlots[i]:X8}, kernel wrote 0x{slotsInPlace[i]:X8}");
+                inPlaceRuns++;
+            }
         }
+        _output.WriteLine($"{inPlaceRuns} of them also exact in place");
         _output.WriteLine($"{methods.Count} packing int8 pointwise kernels and variants of {model} exact: {string.Join(", ", methods.Select(m => m.Name))}");
     }
 

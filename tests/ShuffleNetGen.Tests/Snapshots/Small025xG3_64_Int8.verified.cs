@@ -20,7 +20,7 @@ namespace Snapshots;
 /// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums),
 /// and the classifier (its features quantized per image, int8 weights with a scale per class); stem, depthwise
 /// convolutions and pools in float. Each <c>….input_q</c> tensor holds four activations per slot.
-/// Memory plan (4-byte slots: a float or four int8 activations): arena 9024, no reuse 76705, live lower bound 9024.
+/// Memory plan (4-byte slots: a float or four int8 activations): arena 8640, no reuse 48865, live lower bound 8640.
 /// <code>
 /// tensor                     shape           offset     length   live steps
 /// stem                       6x32x32                 0      6144   0-1
@@ -33,59 +33,59 @@ namespace Snapshots;
 /// units.1.conv1.input_q      15x8x8x4b            3840       960   8-9
 /// units.1.bottleneck         15x8x8               4800       960   9-10
 /// units.1.depthwise          15x8x8               3840       960   10-11
-/// units.1.conv3.input_q      6x8x8x4b             8640       384   11-12
-/// units.1.out                60x8x8               3840      3840   12-17
-/// units.2.conv1.input_q      15x8x8x4b            7680       960   12-14
-/// units.2.bottleneck         15x8x8                  0       960   14-15
-/// units.2.depthwise          15x8x8                960       960   15-16
-/// units.2.conv3.input_q      6x8x8x4b             8640       384   16-17
+/// units.1.conv3.input_q      6x8x8x4b             4800       384   11-12
+/// units.1.out                60x8x8                  0      3840   12-17
+/// units.2.conv1.input_q      15x8x8x4b            3840       960   12-14
+/// units.2.bottleneck         15x8x8               4800       960   14-15
+/// units.2.depthwise          15x8x8               3840       960   15-16
+/// units.2.conv3.input_q      6x8x8x4b             4800       384   16-17
 /// units.2.out                60x8x8                  0      3840   17-22
-/// units.3.conv1.input_q      15x8x8x4b            7680       960   17-19
-/// units.3.bottleneck         15x8x8               3840       960   19-20
-/// units.3.depthwise          15x8x8               4800       960   20-21
-/// units.3.conv3.input_q      6x8x8x4b             8640       384   21-22
-/// units.3.out                60x8x8               3840      3840   22-23
-/// units.4.conv1.input_q      15x8x8x4b            7680       960   22-25
-/// units.4.out                120x4x4                 0      1920   23-33
-/// units.4.bottleneck         30x8x8               1920      1920   25-26
-/// units.4.depthwise          30x4x4               3840       480   26-27
-/// units.4.conv3.input_q      9x4x4x4b             2400       144   27-28
-/// units.5.conv1.input_q      30x4x4x4b            1920       480   28-30
-/// units.5.bottleneck         30x4x4               2400       480   30-31
-/// units.5.depthwise          30x4x4               1920       480   31-32
-/// units.5.conv3.input_q      9x4x4x4b             4320       144   32-33
-/// units.5.out                120x4x4              1920      1920   33-38
-/// units.6.conv1.input_q      30x4x4x4b            3840       480   33-35
-/// units.6.bottleneck         30x4x4                  0       480   35-36
-/// units.6.depthwise          30x4x4                480       480   36-37
-/// units.6.conv3.input_q      9x4x4x4b             4320       144   37-38
-/// units.6.out                120x4x4                 0      1920   38-43
-/// units.7.conv1.input_q      30x4x4x4b            3840       480   38-40
-/// units.7.bottleneck         30x4x4               1920       480   40-41
-/// units.7.depthwise          30x4x4               2400       480   41-42
-/// units.7.conv3.input_q      9x4x4x4b             4320       144   42-43
-/// units.7.out                120x4x4              1920      1920   43-48
-/// units.8.conv1.input_q      30x4x4x4b            3840       480   43-45
-/// units.8.bottleneck         30x4x4                  0       480   45-46
-/// units.8.depthwise          30x4x4                480       480   46-47
-/// units.8.conv3.input_q      9x4x4x4b             4320       144   47-48
-/// units.8.out                120x4x4                 0      1920   48-53
-/// units.9.conv1.input_q      30x4x4x4b            3840       480   48-50
-/// units.9.bottleneck         30x4x4               1920       480   50-51
-/// units.9.depthwise          30x4x4               2400       480   51-52
-/// units.9.conv3.input_q      9x4x4x4b             4320       144   52-53
-/// units.9.out                120x4x4              1920      1920   53-58
-/// units.10.conv1.input_q     30x4x4x4b            3840       480   53-55
-/// units.10.bottleneck        30x4x4                  0       480   55-56
-/// units.10.depthwise         30x4x4                480       480   56-57
-/// units.10.conv3.input_q     9x4x4x4b             4320       144   57-58
-/// units.10.out               120x4x4                 0      1920   58-63
-/// units.11.conv1.input_q     30x4x4x4b            3840       480   58-60
-/// units.11.bottleneck        30x4x4               1920       480   60-61
-/// units.11.depthwise         30x4x4               2400       480   61-62
-/// units.11.conv3.input_q     9x4x4x4b             4320       144   62-63
-/// units.11.out               120x4x4              1920      1920   63-64
-/// units.12.conv1.input_q     30x4x4x4b            3840       480   63-66
+/// units.3.conv1.input_q      15x8x8x4b            3840       960   17-19
+/// units.3.bottleneck         15x8x8               4800       960   19-20
+/// units.3.depthwise          15x8x8               3840       960   20-21
+/// units.3.conv3.input_q      6x8x8x4b             4800       384   21-22
+/// units.3.out                60x8x8                  0      3840   22-23
+/// units.4.conv1.input_q      15x8x8x4b            5760       960   22-25
+/// units.4.out                120x4x4              3840      1920   23-33
+/// units.4.bottleneck         30x8x8                  0      1920   25-26
+/// units.4.depthwise          30x4x4               1920       480   26-27
+/// units.4.conv3.input_q      9x4x4x4b              480       144   27-28
+/// units.5.conv1.input_q      30x4x4x4b               0       480   28-30
+/// units.5.bottleneck         30x4x4                480       480   30-31
+/// units.5.depthwise          30x4x4                  0       480   31-32
+/// units.5.conv3.input_q      9x4x4x4b              480       144   32-33
+/// units.5.out                120x4x4              3840      1920   33-38
+/// units.6.conv1.input_q      30x4x4x4b               0       480   33-35
+/// units.6.bottleneck         30x4x4                480       480   35-36
+/// units.6.depthwise          30x4x4                  0       480   36-37
+/// units.6.conv3.input_q      9x4x4x4b              480       144   37-38
+/// units.6.out                120x4x4              3840      1920   38-43
+/// units.7.conv1.input_q      30x4x4x4b               0       480   38-40
+/// units.7.bottleneck         30x4x4                480       480   40-41
+/// units.7.depthwise          30x4x4                  0       480   41-42
+/// units.7.conv3.input_q      9x4x4x4b              480       144   42-43
+/// units.7.out                120x4x4              3840      1920   43-48
+/// units.8.conv1.input_q      30x4x4x4b               0       480   43-45
+/// units.8.bottleneck         30x4x4                480       480   45-46
+/// units.8.depthwise          30x4x4                  0       480   46-47
+/// units.8.conv3.input_q      9x4x4x4b              480       144   47-48
+/// units.8.out                120x4x4              3840      1920   48-53
+/// units.9.conv1.input_q      30x4x4x4b               0       480   48-50
+/// units.9.bottleneck         30x4x4                480       480   50-51
+/// units.9.depthwise          30x4x4                  0       480   51-52
+/// units.9.conv3.input_q      9x4x4x4b              480       144   52-53
+/// units.9.out                120x4x4              3840      1920   53-58
+/// units.10.conv1.input_q     30x4x4x4b               0       480   53-55
+/// units.10.bottleneck        30x4x4                480       480   55-56
+/// units.10.depthwise         30x4x4                  0       480   56-57
+/// units.10.conv3.input_q     9x4x4x4b              480       144   57-58
+/// units.10.out               120x4x4              3840      1920   58-63
+/// units.11.conv1.input_q     30x4x4x4b               0       480   58-60
+/// units.11.bottleneck        30x4x4                480       480   60-61
+/// units.11.depthwise         30x4x4                  0       480   61-62
+/// units.11.conv3.input_q     9x4x4x4b              480       144   62-63
+/// units.11.out               120x4x4              3840      1920   63-64
+/// units.12.conv1.input_q     30x4x4x4b            1920       480   63-66
 /// units.12.out               240x2x2                 0       960   64-74
 /// units.12.bottleneck        60x4x4                960       960   66-67
 /// units.12.depthwise         60x2x2               1920       240   67-68
@@ -93,20 +93,20 @@ namespace Snapshots;
 /// units.13.conv1.input_q     60x2x2x4b             960       240   69-71
 /// units.13.bottleneck        60x2x2               1200       240   71-72
 /// units.13.depthwise         60x2x2                960       240   72-73
-/// units.13.conv3.input_q     15x2x2x4b            2160        60   73-74
-/// units.13.out               240x2x2               960       960   74-79
-/// units.14.conv1.input_q     60x2x2x4b            1920       240   74-76
-/// units.14.bottleneck        60x2x2                  0       240   76-77
-/// units.14.depthwise         60x2x2                240       240   77-78
-/// units.14.conv3.input_q     15x2x2x4b            2160        60   78-79
+/// units.13.conv3.input_q     15x2x2x4b            1200        60   73-74
+/// units.13.out               240x2x2                 0       960   74-79
+/// units.14.conv1.input_q     60x2x2x4b             960       240   74-76
+/// units.14.bottleneck        60x2x2               1200       240   76-77
+/// units.14.depthwise         60x2x2                960       240   77-78
+/// units.14.conv3.input_q     15x2x2x4b            1200        60   78-79
 /// units.14.out               240x2x2                 0       960   79-84
-/// units.15.conv1.input_q     60x2x2x4b            1920       240   79-81
-/// units.15.bottleneck        60x2x2                960       240   81-82
-/// units.15.depthwise         60x2x2               1200       240   82-83
-/// units.15.conv3.input_q     15x2x2x4b            1920        60   83-84
-/// units.15.out               240x2x2               960       960   84-85
-/// globalpool                 240x1x1                 0       240   85-86
-/// fc.input_q                 65x1x1x4b             240        65   86-87
+/// units.15.conv1.input_q     60x2x2x4b             960       240   79-81
+/// units.15.bottleneck        60x2x2               1200       240   81-82
+/// units.15.depthwise         60x2x2                960       240   82-83
+/// units.15.conv3.input_q     15x2x2x4b            1200        60   83-84
+/// units.15.out               240x2x2                 0       960   84-85
+/// globalpool                 240x1x1               960       240   85-86
+/// fc.input_q                 65x1x1x4b               0        65   86-87
 /// </code>
 /// Slots packed in their producers' epilogues (the float tensors they quantize stay: residuals, pools and concats read them):
 /// <code>
@@ -141,15 +141,15 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     /// <summary>Logits written by <see cref="Forward(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public const int Classes = 10;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
-    public const int ArenaLength = 9024;
+    public const int ArenaLength = 8640;
     /// <summary>Bytes of the activation arena (4 per slot: a float, or an int8 model's four packed activations).</summary>
-    public const long ArenaBytes = 36096;
+    public const long ArenaBytes = 34560;
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 104640;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 76705;
+    public const long NaiveActivationLength = 48865;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
-    public const int LiveLowerBound = 9024;
+    public const int LiveLowerBound = 8640;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
     public const long ParameterCount = 67376;
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
@@ -167,59 +167,59 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private const int Arena_units_1_conv1_input_q = 3840;
     private const int Arena_units_1_bottleneck = 4800;
     private const int Arena_units_1_depthwise = 3840;
-    private const int Arena_units_1_conv3_input_q = 8640;
-    private const int Arena_units_1_out = 3840;
-    private const int Arena_units_2_conv1_input_q = 7680;
-    private const int Arena_units_2_bottleneck = 0;
-    private const int Arena_units_2_depthwise = 960;
-    private const int Arena_units_2_conv3_input_q = 8640;
+    private const int Arena_units_1_conv3_input_q = 4800;
+    private const int Arena_units_1_out = 0;
+    private const int Arena_units_2_conv1_input_q = 3840;
+    private const int Arena_units_2_bottleneck = 4800;
+    private const int Arena_units_2_depthwise = 3840;
+    private const int Arena_units_2_conv3_input_q = 4800;
     private const int Arena_units_2_out = 0;
-    private const int Arena_units_3_conv1_input_q = 7680;
-    private const int Arena_units_3_bottleneck = 3840;
-    private const int Arena_units_3_depthwise = 4800;
-    private const int Arena_units_3_conv3_input_q = 8640;
-    private const int Arena_units_3_out = 3840;
-    private const int Arena_units_4_conv1_input_q = 7680;
-    private const int Arena_units_4_out = 0;
-    private const int Arena_units_4_bottleneck = 1920;
-    private const int Arena_units_4_depthwise = 3840;
-    private const int Arena_units_4_conv3_input_q = 2400;
-    private const int Arena_units_5_conv1_input_q = 1920;
-    private const int Arena_units_5_bottleneck = 2400;
-    private const int Arena_units_5_depthwise = 1920;
-    private const int Arena_units_5_conv3_input_q = 4320;
-    private const int Arena_units_5_out = 1920;
-    private const int Arena_units_6_conv1_input_q = 3840;
-    private const int Arena_units_6_bottleneck = 0;
-    private const int Arena_units_6_depthwise = 480;
-    private const int Arena_units_6_conv3_input_q = 4320;
-    private const int Arena_units_6_out = 0;
-    private const int Arena_units_7_conv1_input_q = 3840;
-    private const int Arena_units_7_bottleneck = 1920;
-    private const int Arena_units_7_depthwise = 2400;
-    private const int Arena_units_7_conv3_input_q = 4320;
-    private const int Arena_units_7_out = 1920;
-    private const int Arena_units_8_conv1_input_q = 3840;
-    private const int Arena_units_8_bottleneck = 0;
-    private const int Arena_units_8_depthwise = 480;
-    private const int Arena_units_8_conv3_input_q = 4320;
-    private const int Arena_units_8_out = 0;
-    private const int Arena_units_9_conv1_input_q = 3840;
-    private const int Arena_units_9_bottleneck = 1920;
-    private const int Arena_units_9_depthwise = 2400;
-    private const int Arena_units_9_conv3_input_q = 4320;
-    private const int Arena_units_9_out = 1920;
-    private const int Arena_units_10_conv1_input_q = 3840;
-    private const int Arena_units_10_bottleneck = 0;
-    private const int Arena_units_10_depthwise = 480;
-    private const int Arena_units_10_conv3_input_q = 4320;
-    private const int Arena_units_10_out = 0;
-    private const int Arena_units_11_conv1_input_q = 3840;
-    private const int Arena_units_11_bottleneck = 1920;
-    private const int Arena_units_11_depthwise = 2400;
-    private const int Arena_units_11_conv3_input_q = 4320;
-    private const int Arena_units_11_out = 1920;
-    private const int Arena_units_12_conv1_input_q = 3840;
+    private const int Arena_units_3_conv1_input_q = 3840;
+    private const int Arena_units_3_bottleneck = 4800;
+    private const int Arena_units_3_depthwise = 3840;
+    private const int Arena_units_3_conv3_input_q = 4800;
+    private const int Arena_units_3_out = 0;
+    private const int Arena_units_4_conv1_input_q = 5760;
+    private const int Arena_units_4_out = 3840;
+    private const int Arena_units_4_bottleneck = 0;
+    private const int Arena_units_4_depthwise = 1920;
+    private const int Arena_units_4_conv3_input_q = 480;
+    private const int Arena_units_5_conv1_input_q = 0;
+    private const int Arena_units_5_bottleneck = 480;
+    private const int Arena_units_5_depthwise = 0;
+    private const int Arena_units_5_conv3_input_q = 480;
+    private const int Arena_units_5_out = 3840;
+    private const int Arena_units_6_conv1_input_q = 0;
+    private const int Arena_units_6_bottleneck = 480;
+    private const int Arena_units_6_depthwise = 0;
+    private const int Arena_units_6_conv3_input_q = 480;
+    private const int Arena_units_6_out = 3840;
+    private const int Arena_units_7_conv1_input_q = 0;
+    private const int Arena_units_7_bottleneck = 480;
+    private const int Arena_units_7_depthwise = 0;
+    private const int Arena_units_7_conv3_input_q = 480;
+    private const int Arena_units_7_out = 3840;
+    private const int Arena_units_8_conv1_input_q = 0;
+    private const int Arena_units_8_bottleneck = 480;
+    private const int Arena_units_8_depthwise = 0;
+    private const int Arena_units_8_conv3_input_q = 480;
+    private const int Arena_units_8_out = 3840;
+    private const int Arena_units_9_conv1_input_q = 0;
+    private const int Arena_units_9_bottleneck = 480;
+    private const int Arena_units_9_depthwise = 0;
+    private const int Arena_units_9_conv3_input_q = 480;
+    private const int Arena_units_9_out = 3840;
+    private const int Arena_units_10_conv1_input_q = 0;
+    private const int Arena_units_10_bottleneck = 480;
+    private const int Arena_units_10_depthwise = 0;
+    private const int Arena_units_10_conv3_input_q = 480;
+    private const int Arena_units_10_out = 3840;
+    private const int Arena_units_11_conv1_input_q = 0;
+    private const int Arena_units_11_bottleneck = 480;
+    private const int Arena_units_11_depthwise = 0;
+    private const int Arena_units_11_conv3_input_q = 480;
+    private const int Arena_units_11_out = 3840;
+    private const int Arena_units_12_conv1_input_q = 1920;
     private const int Arena_units_12_out = 0;
     private const int Arena_units_12_bottleneck = 960;
     private const int Arena_units_12_depthwise = 1920;
@@ -227,20 +227,20 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private const int Arena_units_13_conv1_input_q = 960;
     private const int Arena_units_13_bottleneck = 1200;
     private const int Arena_units_13_depthwise = 960;
-    private const int Arena_units_13_conv3_input_q = 2160;
-    private const int Arena_units_13_out = 960;
-    private const int Arena_units_14_conv1_input_q = 1920;
-    private const int Arena_units_14_bottleneck = 0;
-    private const int Arena_units_14_depthwise = 240;
-    private const int Arena_units_14_conv3_input_q = 2160;
+    private const int Arena_units_13_conv3_input_q = 1200;
+    private const int Arena_units_13_out = 0;
+    private const int Arena_units_14_conv1_input_q = 960;
+    private const int Arena_units_14_bottleneck = 1200;
+    private const int Arena_units_14_depthwise = 960;
+    private const int Arena_units_14_conv3_input_q = 1200;
     private const int Arena_units_14_out = 0;
-    private const int Arena_units_15_conv1_input_q = 1920;
-    private const int Arena_units_15_bottleneck = 960;
-    private const int Arena_units_15_depthwise = 1200;
-    private const int Arena_units_15_conv3_input_q = 1920;
-    private const int Arena_units_15_out = 960;
-    private const int Arena_globalpool = 0;
-    private const int Arena_fc_input_q = 240;
+    private const int Arena_units_15_conv1_input_q = 960;
+    private const int Arena_units_15_bottleneck = 1200;
+    private const int Arena_units_15_depthwise = 960;
+    private const int Arena_units_15_conv3_input_q = 1200;
+    private const int Arena_units_15_out = 0;
+    private const int Arena_globalpool = 960;
+    private const int Arena_fc_input_q = 0;
 
     // Where each op's packed weights start in _sngWeights (floats).
     private const int Weights_conv1 = 0;
@@ -684,83 +684,83 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             new("units.0.conv1.input_q", 7680, 512, 3, 4),
             new("units.0.depthwise", 7680, 960, 5, 6),
             new("units.0.conv3.input_q", 3840, 384, 6, 7),
-            new("units.1.out", 3840, 3840, 12, 17),
+            new("units.1.out", 0, 3840, 12, 17),
             new("units.1.bottleneck", 4800, 960, 9, 10),
             new("units.1.conv1.input_q", 3840, 960, 8, 9),
             new("units.1.depthwise", 3840, 960, 10, 11),
-            new("units.1.conv3.input_q", 8640, 384, 11, 12),
+            new("units.1.conv3.input_q", 4800, 384, 11, 12),
             new("units.2.out", 0, 3840, 17, 22),
-            new("units.2.bottleneck", 0, 960, 14, 15),
-            new("units.2.conv1.input_q", 7680, 960, 12, 14),
-            new("units.2.depthwise", 960, 960, 15, 16),
-            new("units.2.conv3.input_q", 8640, 384, 16, 17),
-            new("units.3.out", 3840, 3840, 22, 23),
-            new("units.3.bottleneck", 3840, 960, 19, 20),
-            new("units.3.conv1.input_q", 7680, 960, 17, 19),
-            new("units.3.depthwise", 4800, 960, 20, 21),
-            new("units.3.conv3.input_q", 8640, 384, 21, 22),
-            new("units.4.out", 0, 1920, 23, 33),
-            new("units.4.bottleneck", 1920, 1920, 25, 26),
-            new("units.4.conv1.input_q", 7680, 960, 22, 25),
-            new("units.4.depthwise", 3840, 480, 26, 27),
-            new("units.4.conv3.input_q", 2400, 144, 27, 28),
-            new("units.5.out", 1920, 1920, 33, 38),
-            new("units.5.bottleneck", 2400, 480, 30, 31),
-            new("units.5.conv1.input_q", 1920, 480, 28, 30),
-            new("units.5.depthwise", 1920, 480, 31, 32),
-            new("units.5.conv3.input_q", 4320, 144, 32, 33),
-            new("units.6.out", 0, 1920, 38, 43),
-            new("units.6.bottleneck", 0, 480, 35, 36),
-            new("units.6.conv1.input_q", 3840, 480, 33, 35),
-            new("units.6.depthwise", 480, 480, 36, 37),
-            new("units.6.conv3.input_q", 4320, 144, 37, 38),
-            new("units.7.out", 1920, 1920, 43, 48),
-            new("units.7.bottleneck", 1920, 480, 40, 41),
-            new("units.7.conv1.input_q", 3840, 480, 38, 40),
-            new("units.7.depthwise", 2400, 480, 41, 42),
-            new("units.7.conv3.input_q", 4320, 144, 42, 43),
-            new("units.8.out", 0, 1920, 48, 53),
-            new("units.8.bottleneck", 0, 480, 45, 46),
-            new("units.8.conv1.input_q", 3840, 480, 43, 45),
-            new("units.8.depthwise", 480, 480, 46, 47),
-            new("units.8.conv3.input_q", 4320, 144, 47, 48),
-            new("units.9.out", 1920, 1920, 53, 58),
-            new("units.9.bottleneck", 1920, 480, 50, 51),
-            new("units.9.conv1.input_q", 3840, 480, 48, 50),
-            new("units.9.depthwise", 2400, 480, 51, 52),
-            new("units.9.conv3.input_q", 4320, 144, 52, 53),
-            new("units.10.out", 0, 1920, 58, 63),
-            new("units.10.bottleneck", 0, 480, 55, 56),
-            new("units.10.conv1.input_q", 3840, 480, 53, 55),
-            new("units.10.depthwise", 480, 480, 56, 57),
-            new("units.10.conv3.input_q", 4320, 144, 57, 58),
-            new("units.11.out", 1920, 1920, 63, 64),
-            new("units.11.bottleneck", 1920, 480, 60, 61),
-            new("units.11.conv1.input_q", 3840, 480, 58, 60),
-            new("units.11.depthwise", 2400, 480, 61, 62),
-            new("units.11.conv3.input_q", 4320, 144, 62, 63),
+            new("units.2.bottleneck", 4800, 960, 14, 15),
+            new("units.2.conv1.input_q", 3840, 960, 12, 14),
+            new("units.2.depthwise", 3840, 960, 15, 16),
+            new("units.2.conv3.input_q", 4800, 384, 16, 17),
+            new("units.3.out", 0, 3840, 22, 23),
+            new("units.3.bottleneck", 4800, 960, 19, 20),
+            new("units.3.conv1.input_q", 3840, 960, 17, 19),
+            new("units.3.depthwise", 3840, 960, 20, 21),
+            new("units.3.conv3.input_q", 4800, 384, 21, 22),
+            new("units.4.out", 3840, 1920, 23, 33),
+            new("units.4.bottleneck", 0, 1920, 25, 26),
+            new("units.4.conv1.input_q", 5760, 960, 22, 25),
+            new("units.4.depthwise", 1920, 480, 26, 27),
+            new("units.4.conv3.input_q", 480, 144, 27, 28),
+            new("units.5.out", 3840, 1920, 33, 38),
+            new("units.5.bottleneck", 480, 480, 30, 31),
+            new("units.5.conv1.input_q", 0, 480, 28, 30),
+            new("units.5.depthwise", 0, 480, 31, 32),
+            new("units.5.conv3.input_q", 480, 144, 32, 33),
+            new("units.6.out", 3840, 1920, 38, 43),
+            new("units.6.bottleneck", 480, 480, 35, 36),
+            new("units.6.conv1.input_q", 0, 480, 33, 35),
+            new("units.6.depthwise", 0, 480, 36, 37),
+            new("units.6.conv3.input_q", 480, 144, 37, 38),
+            new("units.7.out", 3840, 1920, 43, 48),
+            new("units.7.bottleneck", 480, 480, 40, 41),
+            new("units.7.conv1.input_q", 0, 480, 38, 40),
+            new("units.7.depthwise", 0, 480, 41, 42),
+            new("units.7.conv3.input_q", 480, 144, 42, 43),
+            new("units.8.out", 3840, 1920, 48, 53),
+            new("units.8.bottleneck", 480, 480, 45, 46),
+            new("units.8.conv1.input_q", 0, 480, 43, 45),
+            new("units.8.depthwise", 0, 480, 46, 47),
+            new("units.8.conv3.input_q", 480, 144, 47, 48),
+            new("units.9.out", 3840, 1920, 53, 58),
+            new("units.9.bottleneck", 480, 480, 50, 51),
+            new("units.9.conv1.input_q", 0, 480, 48, 50),
+            new("units.9.depthwise", 0, 480, 51, 52),
+            new("units.9.conv3.input_q", 480, 144, 52, 53),
+            new("units.10.out", 3840, 1920, 58, 63),
+            new("units.10.bottleneck", 480, 480, 55, 56),
+            new("units.10.conv1.input_q", 0, 480, 53, 55),
+            new("units.10.depthwise", 0, 480, 56, 57),
+            new("units.10.conv3.input_q", 480, 144, 57, 58),
+            new("units.11.out", 3840, 1920, 63, 64),
+            new("units.11.bottleneck", 480, 480, 60, 61),
+            new("units.11.conv1.input_q", 0, 480, 58, 60),
+            new("units.11.depthwise", 0, 480, 61, 62),
+            new("units.11.conv3.input_q", 480, 144, 62, 63),
             new("units.12.out", 0, 960, 64, 74),
             new("units.12.bottleneck", 960, 960, 66, 67),
-            new("units.12.conv1.input_q", 3840, 480, 63, 66),
+            new("units.12.conv1.input_q", 1920, 480, 63, 66),
             new("units.12.depthwise", 1920, 240, 67, 68),
             new("units.12.conv3.input_q", 1200, 60, 68, 69),
-            new("units.13.out", 960, 960, 74, 79),
+            new("units.13.out", 0, 960, 74, 79),
             new("units.13.bottleneck", 1200, 240, 71, 72),
             new("units.13.conv1.input_q", 960, 240, 69, 71),
             new("units.13.depthwise", 960, 240, 72, 73),
-            new("units.13.conv3.input_q", 2160, 60, 73, 74),
+            new("units.13.conv3.input_q", 1200, 60, 73, 74),
             new("units.14.out", 0, 960, 79, 84),
-            new("units.14.bottleneck", 0, 240, 76, 77),
-            new("units.14.conv1.input_q", 1920, 240, 74, 76),
-            new("units.14.depthwise", 240, 240, 77, 78),
-            new("units.14.conv3.input_q", 2160, 60, 78, 79),
-            new("units.15.out", 960, 960, 84, 85),
-            new("units.15.bottleneck", 960, 240, 81, 82),
-            new("units.15.conv1.input_q", 1920, 240, 79, 81),
-            new("units.15.depthwise", 1200, 240, 82, 83),
-            new("units.15.conv3.input_q", 1920, 60, 83, 84),
-            new("globalpool", 0, 240, 85, 86),
-            new("fc.input_q", 240, 65, 86, 87),
+            new("units.14.bottleneck", 1200, 240, 76, 77),
+            new("units.14.conv1.input_q", 960, 240, 74, 76),
+            new("units.14.depthwise", 960, 240, 77, 78),
+            new("units.14.conv3.input_q", 1200, 60, 78, 79),
+            new("units.15.out", 0, 960, 84, 85),
+            new("units.15.bottleneck", 1200, 240, 81, 82),
+            new("units.15.conv1.input_q", 960, 240, 79, 81),
+            new("units.15.depthwise", 960, 240, 82, 83),
+            new("units.15.conv3.input_q", 1200, 60, 83, 84),
+            new("globalpool", 960, 240, 85, 86),
+            new("fc.input_q", 0, 65, 86, 87),
         },
         WeightLayout)
     {
