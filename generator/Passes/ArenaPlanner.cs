@@ -11,7 +11,8 @@ internal readonly record struct ArenaTensor(long Length, LiveRange Live);
 internal sealed record ArenaPlan(long[] Offsets, long ArenaLength, long NaiveActivationLength, long LiveLowerBound);
 
 /// <summary>
-/// Places every arena tensor at a fixed offset so that tensors alive at the same step never share memory.
+/// Places every arena tensor at a fixed offset so that tensors alive at the same step never share memory, except an
+/// int8 convolution's output written over its residual (<see cref="InPlaceOver"/>).
 /// Greedy by size (as TensorFlow Lite's arena planner): take tensors largest first (ties: earlier first), and put each
 /// at the lowest aligned offset that overlaps no already placed tensor whose live range intersects its own. Large
 /// tensors claim the bottom of the arena and small, short-lived ones fill the gaps between them.
