@@ -71,8 +71,8 @@ internal static class ModelEmitter
         var packed = graph.Ops.OfType<QuantizeOp>().Where(q => q.PackedBy.Count > 0).ToList();
         if (packed.Count > 0)
         {
-            // The float tensor each of these reads stays: the next unit's residual, the shortcut's pool or the concat reads it too.
-            w.Line("/// Slots packed in their producers' epilogues (the float tensors they quantize stay: residuals, pools and concats read them):");
+            // A 1x1 producer's float tensor stays (the next unit's residual, the shortcut's pool or the concat reads it too); a depthwise one's does not.
+            w.Line("/// Slots packed by their producers (a 1x1 convolution's floats stay for residuals, pools and concats; a depthwise output stays on its stack):");
             w.Line("/// <code>");
             foreach (var q in packed)
                 w.Line($"/// {q.Output.Name,-26} by {string.Join(", ", q.PackedBy)}{(q.Runs ? $"; slots 0-{q.OwnSlots - 1} of {q.SlotCount} by {q.Name}" : "")}");
@@ -411,6 +411,8 @@ internal static class ModelEmitter
 
     private static void EmitKernels(SourceWriter w, IReadOnlyList<IKernelEmitter> kernels)
     {
+        // A depthwise convolution packing slots calls the plain kernel of its geometry, emitted once with the others.
+        kernels = kernels.SelectMany(k => k is DepthwisePackingKernel packing ? new[] { packing.Inner, k } : new[] { k }).ToList();
         foreach (var kernel in Distinct(kernels)) kernel.EmitMethods(w);
         var written = new HashSet<string>();
         foreach (var kernel in Distinct(kernels))

@@ -167,8 +167,30 @@ internal sealed class WindowOp : OpNode
         _ => "AveragePool3x3",
     }, Channels, Stride: Stride, Relu: Relu, BatchNorm: BatchNorm);
 
+    /// <summary>
+    /// Depthwise only: the next 1x1 convolution's slots it packs instead of storing its float output (which then lives
+    /// only on its stack, four planes at a time). Null: it stores floats.
+    /// </summary>
+    public SlotPacking? Packs { get; init; }
+
+    public override IEnumerable<TensorNode> Writes
+    {
+        get
+        {
+            yield return Output;
+            if (Packs is not null) yield return Packs.Slots;
+        }
+    }
+
+    /// <summary>This depthwise convolution writing <paramref name="output"/> (its float output, out of the arena), packing <paramref name="packs"/>.</summary>
+    public WindowOp WithPacks(TensorNode output, SlotPacking packs) =>
+        new(Name, Section, Kind, Input, output, OutputPlanes, Channels, Stride, Relu, BatchNorm) { Step = Step, InputPlanes = InputPlanes, Packs = packs };
+
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new WindowOp(Name, Section, Kind, planned(Input), planned(Output), OutputPlanes, Channels, Stride, Relu, BatchNorm) { Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes };
+        new WindowOp(Name, Section, Kind, planned(Input), planned(Output), OutputPlanes, Channels, Stride, Relu, BatchNorm)
+        {
+            Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes, Packs = Packs is null ? null : Packs with { Slots = planned(Packs.Slots) },
+        };
 }
 
 /// <summary>

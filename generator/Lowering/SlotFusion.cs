@@ -7,8 +7,9 @@ namespace ShuffleNetGen.Generator.Lowering;
 /// input, where their channels line up with its slots: the producer already holds the float outputs of consecutive
 /// channels for a tile of pixels, so packing them costs a few instructions per vector instead of a second pass that
 /// reads the whole float tensor back. The float tensor stays (the next unit's residual, the shortcut's pool and the
-/// concat read it); only the quantize pass over it goes. Whatever no such producer writes (the average pool's half of
-/// a stride-2 unit's concat, the max pool's output, a depthwise output) the quantize step still packs.
+/// concat read it); only the quantize pass over it goes. A depthwise convolution read by nothing else packs its
+/// conv3's slots itself and its float output leaves the arena (see <see cref="Depthwise"/>). Whatever no such producer
+/// writes (the average pool's half of a stride-2 unit's concat, the max pool's output) the quantize step still packs.
 /// </summary>
 internal static class SlotFusion
 {
@@ -18,8 +19,9 @@ internal static class SlotFusion
     /// Unchanged when the input is read through a table, or when the slots cannot be split cleanly between producers
     /// and the step (a slot mixing both, or the step's slots not its first ones).
     /// </summary>
-    public static QuantizeOp Quantize(List<OpNode> ops, QuantizeOp quantize)
+    public static QuantizeOp Quantize(List<OpNode> ops, List<TensorNode> tensors, QuantizeOp quantize)
     {
+        if (Depthwise(ops, tensors, quantize) is { } fused) return fused;
         var planes = quantize.InputPlanes;
         if (!planes.IsContiguous) return quantize;
         int start = planes.Start, count = planes.Count, inPerGroup = quantize.InPerGroup;
@@ -76,6 +78,47 @@ internal static class SlotFusion
             InputPlanes = quantize.InputPlanes,
             OwnSlots = own,
             PackedBy = names,
+        };
+    }
+
+    /// <summary>Planes of four floats a depthwise convolution packing slots computes on its stack, at most: 16 KiB.</summary>
+    public const int MaxScratchFloats = 4096;
+
+    /// <summary>
+    /// A depthwise convolution whose whole output only this convolution reads (v1's branch, v2's stride-2 branch2) packs
+    /// the slots itself: it computes a slot's four channels into planes on its stack and packs them there, so its float
+    /// output never reaches the arena. The tensor stays in the graph, out of the arena, as the description's name for
+    /// what the layers compute (calibration's float pass computes it). Null where that does not apply.
+    /// </summary>
+    private static QuantizeOp? Depthwise(List<OpNode> ops, List<TensorNode> tensors, QuantizeOp quantize)
+    {
+        var input = quantize.Input;
+        if (!quantize.InputPlanes.IsContiguous || quantize.InputPlanes.Start != 0 || quantize.InputChannels != input.Channels) return null;
+        if (4L * input.Pixels > MaxScratchFloats) return null;
+        int at = -1;
+        for (int i = 0; i < ops.Count; i++)
+        {
+            foreach (var read in ops[i].Reads)
+                if (ReferenceEquals(read, input)) return null;
+            if (ReferenceEquals(ops[i].Output, input))
+            {
+                if (at >= 0) return null;
+                at = i;
+            }
+        }
+        if (at < 0 || ops[at] is not WindowOp { Kind: WindowKind.Depthwise, Packs: null } depthwise) return null;
+        if (!depthwise.OutputPlanes.IsContiguous || depthwise.OutputPlanes.Start != 0 || depthwise.Channels != input.Channels) return null;
+        if (!depthwise.InputPlanes.IsContiguous) return null;
+
+        var stackOnly = new TensorNode(input.Name, input.Channels, input.Height, input.Width, inArena: false);
+        tensors[tensors.IndexOf(input)] = stackOnly;
+        ops[at] = depthwise.WithPacks(stackOnly, new SlotPacking(quantize.Output, quantize.Name, 0, quantize.InPerGroup));
+        return new QuantizeOp(quantize.Convolution, quantize.Section, stackOnly, quantize.Output, quantize.Groups)
+        {
+            Step = quantize.Step,
+            InputPlanes = quantize.InputPlanes,
+            OwnSlots = 0,
+            PackedBy = new[] { depthwise.Name },
         };
     }
 

@@ -432,6 +432,72 @@ public class Int8KernelTests
         _output.WriteLine($"{methods.Count} packing int8 pointwise kernels and variants of {model} exact: {string.Join(", ", methods.Select(m => m.Name))}");
     }
 
+    private delegate void DepthwiseCall(ref float source, ref float destination, ref float weights, WorkPart part);
+    private delegate void DepthwisePackingCall(ref float source, ref float slots, ref float weights, ref float quantize, WorkPart part);
+
+    private static readonly Regex DepthwisePackingName = new(@"^(Depthwise3x3_s(\d)_(\d+)ch_(\d+)x(\d+)(?:_Relu)?)_PacksSlots(\d+)(_V512|_V256|_V128|_Scalar)?$");
+
+    /// <summary>
+    /// Each depthwise convolution that packs its conv3's slots from planes on its stack (its float output in no arena):
+    /// its slots must be exactly what the separate quantize step packs (the reference of <see cref="CheckQuantized"/>)
+    /// from the floats the model's plain depthwise kernel of the same geometry stores, a group's last slot zero past its
+    /// channels (5 or 10 channels per group in the small v1 models), every variant, split into 1, 2 and 3 parts.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void EveryPackingDepthwiseKernelPacksTheSlotsItsQuantizeStepWould(string model)
+    {
+        var type = ModelType(model);
+        var methods = type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static).Where(m => DepthwisePackingName.IsMatch(m.Name)).ToList();
+        Assert.NotEmpty(methods);
+        var random = new Random(model.Length * 7 + 11);
+        int partialSlots = 0;
+        foreach (var method in methods)
+        {
+            var m = DepthwisePackingName.Match(method.Name);
+            int stride = Int(m.Groups[2]), channels = Int(m.Groups[3]), height = Int(m.Groups[4]), width = Int(m.Groups[5]), inPerGroup = Int(m.Groups[6]);
+            int pixels = ((height - 1) / stride + 1) * ((width - 1) / stride + 1);
+            int groups = channels / inPerGroup, quads = (inPerGroup + 3) / 4;
+            if (inPerGroup % 4 != 0) partialSlots++;
+            var source = Floats(random, channels * height * width, -2f, 2f);
+            var weights = Floats(random, channels * 10, -0.6f, 0.6f);
+            float scale = 0.01f + (float)random.NextDouble() * 0.03f;
+            int zeroPoint = random.Next(0, 128);
+            var quantize = new[] { 1f / scale, zeroPoint };
+
+            // The separate steps: the plain kernel's floats, then the quantize step's bytes.
+            var floats = new float[channels * pixels];
+            type.GetMethod(m.Groups[1].Value, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate<DepthwiseCall>()(ref source[0], ref floats[0], ref weights[0], new WorkPart(0, channels));
+            var expected = new int[groups * quads * pixels];
+            for (int k = 0; k < groups; k++)
+                for (int s = 0; s < quads; s++)
+                    for (int p = 0; p < pixels; p++)
+                    {
+                        int word = 0;
+                        for (int b = 0; b < 4 && 4 * s + b < inPerGroup; b++)
+                        {
+                            float t = Math.Clamp(floats[(k * inPerGroup + 4 * s + b) * pixels + p] * (1f / scale), -zeroPoint, 127 - zeroPoint);
+                            word |= ((int)MathF.Round(t, MidpointRounding.ToEven) + zeroPoint) << (8 * b);
+                        }
+                        expected[(k * quads + s) * pixels + p] = word;
+                    }
+
+            int items = groups * quads;
+            foreach (int parts in new[] { 1, 2, 3 })
+            {
+                var slots = new int[expected.Length];
+                Array.Fill(slots, unchecked((int)0xDEADBEEF));
+                var slotFloats = MemoryMarshal.Cast<int, float>(slots.AsSpan());
+                for (int part = 0; part < parts; part++)
+                    method.CreateDelegate<DepthwisePackingCall>()(ref source[0], ref slotFloats[0], ref weights[0], ref quantize[0], new WorkPart(items * part / parts, items * (part + 1) / parts));
+                for (int i = 0; i < expected.Length; i++)
+                    if (expected[i] != slots[i])
+                        Assert.Fail($"{method.Name}, {parts} part(s): slot {i / pixels}, pixel {i % pixels}: expected 0x{expected[i]:X8}, kernel wrote 0x{slots[i]:X8}");
+            }
+        }
+        _output.WriteLine($"{methods.Count} packing depthwise kernels and variants of {model} exact ({partialSlots} with a part-filled last slot per group)");
+    }
+
     private delegate void FeatureQuantizeCall(ref float source, ref float destination);
     private delegate void ClassifierCall(ref float source, ref float weights, ref float logits, WorkPart part);
 

@@ -84,19 +84,24 @@ public class SlotFusionTests
         int packedByProducers = 0, steps = 0;
         foreach (var quantize in graph.Ops.OfType<QuantizeOp>())
         {
-            var packers = graph.Ops.OfType<PointwiseOp>().Where(p => p.Packs is { } packs && packs.QuantizeName == quantize.Name).ToList();
-            Assert.Equal(packers.Select(p => p.Name).Order(StringComparer.Ordinal), quantize.PackedBy.Order(StringComparer.Ordinal));
+            var packers = graph.Ops.Select(Packer).Where(p => p.Packs?.QuantizeName == quantize.Name).ToList();
+            Assert.Equal(packers.Select(p => p.Op.Name).Order(StringComparer.Ordinal), quantize.PackedBy.Order(StringComparer.Ordinal));
             var owner = new string?[quantize.SlotCount];
             for (int s = 0; s < quantize.OwnSlots; s++) owner[s] = quantize.Name;
             int quads = QuantizeOp.Quads(quantize.InPerGroup);
-            foreach (var producer in packers)
+            foreach (var (producer, packs, channels) in packers)
             {
-                var packs = producer.Packs!;
-                Assert.Same(quantize.Output, packs.Slots);
+                Assert.Same(quantize.Output, packs!.Slots);
                 Assert.True(producer.Step < quantize.Step);
                 Assert.Same(quantize.Input, producer.Output);
+                // A depthwise output packed on the stack is in no arena and read by nothing that runs.
+                if (producer is WindowOp)
+                {
+                    Assert.False(producer.Output.InArena);
+                    Assert.DoesNotContain(graph.Ops.Where(o => o.Runs), o => o.Reads.Contains(producer.Output));
+                }
                 // The producer's channels are exactly the planes the consumer reads in those slots.
-                for (int o = 0; o < producer.OutChannels; o++)
+                for (int o = 0; o < channels; o++)
                 {
                     int c = packs.ChannelOffset + o;
                     Assert.Equal(quantize.InputPlanes[c], producer.OutputPlanes[o]);
@@ -111,18 +116,26 @@ public class SlotFusionTests
             for (int c = 0; c < quantize.InputChannels; c++)
             {
                 int slot = c / quantize.InPerGroup * quads + c % quantize.InPerGroup / 4;
-                var producer = packers.SingleOrDefault(p => c >= p.Packs!.ChannelOffset && c < p.Packs.ChannelOffset + p.OutChannels);
-                Assert.Equal(producer?.Name ?? quantize.Name, owner[slot]);
+                var producer = packers.SingleOrDefault(p => c >= p.Packs!.ChannelOffset && c < p.Packs.ChannelOffset + p.Channels);
+                Assert.Equal(producer.Op?.Name ?? quantize.Name, owner[slot]);
             }
             if (quantize.Runs) steps++;
         }
         _output.WriteLine($"{name}: {packedByProducers} producers pack slots; {steps} quantize steps of {graph.Ops.OfType<QuantizeOp>().Count()} remain; arena {graph.ArenaLength * 4} bytes");
     }
 
+    /// <summary>An op that can pack slots, what it packs and how many channels it computes.</summary>
+    private static (OpNode Op, SlotPacking? Packs, int Channels) Packer(OpNode op) => op switch
+    {
+        PointwiseOp p => (p, p.Packs, p.OutChannels),
+        WindowOp d => (d, d.Packs, d.Channels),
+        _ => (op, null, 0),
+    };
+
     /// <summary>
     /// The 1x g=3 model: each unit's conv3 packs the next unit's conv1 slots (all of them after a stride-1 unit, its
     /// half of the concat after a stride-2 unit, the pool's half still quantized by the step); units.0.conv1 (after the
-    /// max pool) and the depthwise outputs keep their steps. G=8's stride-2 units put 6 channels of a group next to a
+    /// max pool) keeps its step; each depthwise convolution packs its conv3's. G=8's stride-2 units put 6 channels of a group next to a
     /// pool's, which do not fill whole slots of the next conv1's 8-channel groups: that step stays whole.
     /// </summary>
     [Fact]
@@ -140,7 +153,12 @@ public class SlotFusionTests
             Assert.Equal(afterConcat ? poolChannels / 4 : 0, q.OwnSlots);
         }
         Assert.Empty(quantizes["units.0.conv1"].PackedBy);
-        for (int unit = 0; unit < 16; unit++) Assert.Empty(quantizes[$"units.{unit}.conv3"].PackedBy);
+        // Each depthwise output lives on the stack, packed by the depthwise convolution for conv3.
+        for (int unit = 0; unit < 16; unit++)
+        {
+            Assert.Equal(new[] { $"units.{unit}.dw" }, quantizes[$"units.{unit}.conv3"].PackedBy);
+            Assert.False(quantizes[$"units.{unit}.conv3"].Runs);
+        }
 
         var g8 = ModelPipeline.Build(Spec("g8_official_48"));
         var afterStride2 = g8.Ops.OfType<QuantizeOp>().Single(q => q.Convolution == "units.1.conv1");

@@ -20,23 +20,21 @@ namespace Snapshots;
 /// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums),
 /// and the classifier (its features quantized per image, int8 weights with a scale per class); stem, depthwise
 /// convolutions and pools in float. Each <c>….input_q</c> tensor holds four activations per slot.
-/// Memory plan (4-byte slots: a float or four int8 activations): arena 2560, no reuse 5745, live lower bound 2560.
+/// Memory plan (4-byte slots: a float or four int8 activations): arena 2560, no reuse 5457, live lower bound 2560.
 /// <code>
 /// tensor                     shape           offset     length   live steps
 /// stem                       8x16x16                 0      2048   0-1
 /// maxpool                    8x8x8                2048       512   1-7
 /// stage2.0.branch2.0.input_q 2x8x8x4b              768       128   2-3
 /// stage2.0.branch2.0         12x8x8                  0       768   3-4
-/// stage2.0.branch2.3         12x4x4                768       192   4-5
-/// stage2.0.branch2.5.input_q 3x4x4x4b              576        48   5-6
+/// stage2.0.branch2.5.input_q 3x4x4x4b              768        48   4-6
 /// stage2                     36x4x4                  0       576   6-20
 /// stage2.0.branch1.2.input_q 2x4x4x4b              576        32   8-9
 /// stage2.1.branch2.0.input_q 3x4x4x4b              576        48   10-11
 /// stage2.1.branch2.5.input_q 3x4x4x4b              576        48   13-14
 /// stage3.0.branch2.0.input_q 6x4x4x4b              960        96   15-16
 /// stage3.0.branch2.0         24x4x4                576       384   16-17
-/// stage3.0.branch2.3         24x2x2                960        96   17-18
-/// stage3.0.branch2.5.input_q 6x2x2x4b              864        24   18-19
+/// stage3.0.branch2.5.input_q 6x2x2x4b              960        24   17-19
 /// stage3                     72x2x2                576       288   19-28
 /// stage3.0.branch1.2.input_q 6x2x2x4b                0        24   21-22
 /// stage3.1.branch2.0.input_q 6x2x2x4b                0        24   23-24
@@ -45,6 +43,11 @@ namespace Snapshots;
 /// conv5                      64x2x2                  0       256   29-30
 /// globalpool                 64x1x1                256        64   30-31
 /// fc.input_q                 17x1x1x4b               0        17   31-32
+/// </code>
+/// Slots packed by their producers (a 1x1 convolution's floats stay for residuals, pools and concats; a depthwise output stays on its stack):
+/// <code>
+/// stage2.0.branch2.5.input_q by stage2.0.branch2.3
+/// stage3.0.branch2.5.input_q by stage3.0.branch2.3
 /// </code>
 /// Units work in place on their stage's tensor; where each half lives (planes of that tensor):
 /// <code>
@@ -75,7 +78,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 15168;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 5745;
+    public const long NaiveActivationLength = 5457;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
     public const int LiveLowerBound = 2560;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
@@ -89,16 +92,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     private const int Arena_maxpool = 2048;
     private const int Arena_stage2_0_branch2_0_input_q = 768;
     private const int Arena_stage2_0_branch2_0 = 0;
-    private const int Arena_stage2_0_branch2_3 = 768;
-    private const int Arena_stage2_0_branch2_5_input_q = 576;
+    private const int Arena_stage2_0_branch2_5_input_q = 768;
     private const int Arena_stage2 = 0;
     private const int Arena_stage2_0_branch1_2_input_q = 576;
     private const int Arena_stage2_1_branch2_0_input_q = 576;
     private const int Arena_stage2_1_branch2_5_input_q = 576;
     private const int Arena_stage3_0_branch2_0_input_q = 960;
     private const int Arena_stage3_0_branch2_0 = 576;
-    private const int Arena_stage3_0_branch2_3 = 960;
-    private const int Arena_stage3_0_branch2_5_input_q = 864;
+    private const int Arena_stage3_0_branch2_5_input_q = 960;
     private const int Arena_stage3 = 576;
     private const int Arena_stage3_0_branch1_2_input_q = 0;
     private const int Arena_stage3_1_branch2_0_input_q = 0;
@@ -308,16 +309,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             new("stage2", 0, 576, 6, 20),
             new("stage2.0.branch2.0", 0, 768, 3, 4),
             new("stage2.0.branch2.0.input_q", 768, 128, 2, 3),
-            new("stage2.0.branch2.3", 768, 192, 4, 5),
-            new("stage2.0.branch2.5.input_q", 576, 48, 5, 6),
+            new("stage2.0.branch2.5.input_q", 768, 48, 4, 6),
             new("stage2.0.branch1.2.input_q", 576, 32, 8, 9),
             new("stage2.1.branch2.0.input_q", 576, 48, 10, 11),
             new("stage2.1.branch2.5.input_q", 576, 48, 13, 14),
             new("stage3", 576, 288, 19, 28),
             new("stage3.0.branch2.0", 576, 384, 16, 17),
             new("stage3.0.branch2.0.input_q", 960, 96, 15, 16),
-            new("stage3.0.branch2.3", 960, 96, 17, 18),
-            new("stage3.0.branch2.5.input_q", 864, 24, 18, 19),
+            new("stage3.0.branch2.5.input_q", 960, 24, 17, 19),
             new("stage3.0.branch1.2.input_q", 0, 24, 21, 22),
             new("stage3.1.branch2.0.input_q", 0, 24, 23, 24),
             new("stage3.1.branch2.5.input_q", 0, 24, 26, 27),
@@ -376,8 +375,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new("MaxPool3x3_s2_8ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("Quantize_g1_8ch_64px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_8to12_64px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_8to12_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g1_8to12_64px_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_8to12_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_8to12_64px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_8to12_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s2_12ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Quantize_g1_12ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
+        new("Depthwise3x3_s2_12ch_8x8_PacksSlots12", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Int8Pointwise_g1_12to12_16px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_12to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_12to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_12to12_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_12to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_8ch_8x8_Planes", "scalar (no interior of four columns)"),
         new("Quantize_g1_8ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
@@ -387,10 +385,10 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new("Depthwise3x3_s1_12ch_4x4_Planes", "scalar (no interior of four columns)"),
         new("Quantize_g1_24ch_16px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_24to24_16px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_24to24_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_24to24_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_24to24_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_24to24_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s2_24ch_4x4", "scalar (no interior of four columns)"),
-        new("Quantize_g1_24ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
+        new("Depthwise3x3_s2_24ch_4x4_PacksSlots24", "scalar (no interior of four columns)"),
         new("Int8Pointwise_g1_24to24_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_24ch_4x4_Planes", "scalar (no interior of four columns)"),
+        new("Quantize_g1_24ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Quantize_g1_24ch_4px_Planes", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_24to24_4px_Relu_Planes", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_24ch_2x2_Planes", "scalar (no interior of four columns)"),
@@ -446,8 +444,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 12, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 24, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 1, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -465,39 +463,37 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             // Unit0
             case 2: Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize), part); return;
             case 3: Int8Pointwise_g1_8to12_64px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
-            case 4: Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
-            case 5: Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize), part); return;
-            case 6: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
-            case 7: Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
-            case 8: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize), part); return;
-            case 9: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
+            case 4: Depthwise3x3_s2_12ch_8x8_PacksSlots12(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize), part); return;
+            case 5: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
+            case 6: Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
+            case 7: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize), part); return;
+            case 8: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
             // Unit1
-            case 10: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize), part); return;
-            case 11: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
-            case 12: Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
-            case 13: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize), part); return;
-            case 14: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
+            case 9: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize), part); return;
+            case 10: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
+            case 11: Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
+            case 12: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize), part); return;
+            case 13: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
             // Unit2
-            case 15: Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize), part); return;
-            case 16: Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
-            case 17: Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
-            case 18: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize), part); return;
-            case 19: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
-            case 20: Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
-            case 21: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize), part); return;
-            case 22: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
+            case 14: Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize), part); return;
+            case 15: Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
+            case 16: Depthwise3x3_s2_24ch_4x4_PacksSlots24(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize), part); return;
+            case 17: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
+            case 18: Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 19: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize), part); return;
+            case 20: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
             // Unit3
-            case 23: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize), part); return;
-            case 24: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
-            case 25: Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
-            case 26: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize), part); return;
-            case 27: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
+            case 21: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize), part); return;
+            case 22: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
+            case 23: Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 24: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize), part); return;
+            case 25: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
             // Head
-            case 28: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize), part); return;
-            case 29: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
-            case 30: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
-            case 31: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
-            case 32: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
+            case 26: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize), part); return;
+            case 27: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
+            case 28: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
+            case 29: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
+            case 30: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -1059,22 +1055,86 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>The literals of quantizing 12 channels in 1 group(s) of 16 pixels for <c>stage2.0.branch2.5</c>.</summary>
-    private readonly struct Quantize_g1_12ch_16px_Shape : Quantize_Shape
+    /// <summary>The slots' geometry for <c>stage2.0.branch2.3</c>: the next convolution's 1 group(s) of 12 channels, planes of 16 pixels.</summary>
+    private readonly struct Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape : Quantize_Shape
     {
         public static int Groups => 1;
         public static int InPerGroup => 12;
         public static int Pixels => 16;
     }
 
-    /// <summary>Quantizes a 1x1 convolution's input, 12 channels in 1 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
+    /// <summary>Depthwise3x3_s2_12ch_8x8, packed as the next convolution's slots (1 group(s) of 12 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_12ch_16px(ref float source, ref float destination, ref float parameters, Part part)
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
-        else Quantize_Planes_Scalar<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_12ch_8x8_PacksSlots12_V512(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_12ch_8x8_PacksSlots12_V256(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector128.IsHardwareAccelerated) Depthwise3x3_s2_12ch_8x8_PacksSlots12_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s2_12ch_8x8_PacksSlots12_Scalar(ref source, ref slots, ref weights, ref quantize, part);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12_V512(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 12 + item % 3 * 4;
+            int channels = Math.Min(4, 12 - item % 3 * 4);
+            Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V512<Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12_V256(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 12 + item % 3 * 4;
+            int channels = Math.Min(4, 12 - item % 3 * 4);
+            Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V256<Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 12 + item % 3 * 4;
+            int channels = Math.Min(4, 12 - item % 3 * 4);
+            Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 12 + item % 3 * 4;
+            int channels = Math.Min(4, 12 - item % 3 * 4);
+            Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
     }
 
     private readonly struct Int8Pointwise_g1_12to12_16px_Relu_Shape : Int8Pointwise_Shape
@@ -1429,20 +1489,52 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_Shape>(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.0.branch2.5</c>.</summary>
-    private readonly struct Quantize_g1_24ch_4px_Shape : Quantize_Shape
+    /// <summary>The slots' geometry for <c>stage3.0.branch2.3</c>: the next convolution's 1 group(s) of 24 channels, planes of 4 pixels.</summary>
+    private readonly struct Depthwise3x3_s2_24ch_4x4_PacksSlots24_Shape : Quantize_Shape
     {
         public static int Groups => 1;
         public static int InPerGroup => 24;
         public static int Pixels => 4;
     }
 
-    /// <summary>Quantizes a 1x1 convolution's input, 24 channels in 1 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    /// <summary>Depthwise3x3_s2_24ch_4x4, packed as the next convolution's slots (1 group(s) of 24 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_24ch_4px(ref float source, ref float destination, ref float parameters, Part part)
+    private static void Depthwise3x3_s2_24ch_4x4_PacksSlots24(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
     {
-        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
-        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
+        if (Vector128.IsHardwareAccelerated) Depthwise3x3_s2_24ch_4x4_PacksSlots24_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s2_24ch_4x4_PacksSlots24_Scalar(ref source, ref slots, ref weights, ref quantize, part);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_24ch_4x4_PacksSlots24_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[16];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 6 * 24 + item % 6 * 4;
+            int channels = Math.Min(4, 24 - item % 6 * 4);
+            Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s2_24ch_4x4_PacksSlots24_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 4)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_24ch_4x4_PacksSlots24_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[16];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 6 * 24 + item % 6 * 4;
+            int channels = Math.Min(4, 24 - item % 6 * 4);
+            Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s2_24ch_4x4_PacksSlots24_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 4)), channels, inverseScale, zeroPoint);
+        }
     }
 
     private readonly struct Int8Pointwise_g1_24to24_4px_Relu_Shape : Int8Pointwise_Shape
@@ -1488,6 +1580,22 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static int ColumnsEnd => 2;
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_24_b0979559[channel];
+    }
+
+    /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.0.branch1.2</c>.</summary>
+    private readonly struct Quantize_g1_24ch_4px_Shape : Quantize_Shape
+    {
+        public static int Groups => 1;
+        public static int InPerGroup => 24;
+        public static int Pixels => 4;
+    }
+
+    /// <summary>Quantizes a 1x1 convolution's input, 24 channels in 1 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g1_24ch_4px(ref float source, ref float destination, ref float parameters, Part part)
+    {
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.1.branch2.0</c>.</summary>
