@@ -80,8 +80,20 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// EPYC: 116 to 116 channels on 784 pixels 345 to 290 µs, 58 to 58 on 784 pixels 64 to 59 µs; chunks sized to fit
     /// 24 KB of input measured no better). Not with a residual: 1x g=3's 60 to 240 ones on 784 pixels went from 102 to
     /// 108 µs chunked (100 unchunked, alternated with the chunked build).
+    /// <para>
+    /// Chunks of 24 pixels where 48 pixels of a group's input are over 16 KB: the chunk must stay in L1 while the whole
+    /// weight matrix streams through it once per chunk, and a plane table's permuted reads get no help from the
+    /// prefetchers when it does not (same machine: v2's 116 to 116 channels on 196 pixels with plane tables 65 to 59.5 µs,
+    /// on 784 pixels 291 to 278 µs). Planes too small for two chunks of 48 stay unchunked: 24-pixel chunks made the
+    /// 49-pixel convolutions slower (conv5 673 to 700 µs).
+    /// </para>
     /// </summary>
-    protected override int PixelChunk(Width width) => width == V256 && Op.Residual is null && Op.InPerGroup * Op.Output.Pixels * sizeof(float) > 32 * 1024 ? 48 : 0;
+    protected override int PixelChunk(Width width)
+    {
+        const int Chunk = 48;
+        if (width != V256 || Op.Residual is not null || Op.Output.Pixels < 2 * Chunk || Op.InPerGroup * Op.Output.Pixels * sizeof(float) <= 32 * 1024) return 0;
+        return Op.InPerGroup * Chunk * sizeof(float) > 16 * 1024 ? Chunk / 2 : Chunk;
+    }
 
     /// <summary>
     /// On Vector512 and Vector256, the 1, 2 or 4 pixels left after a plane's vectors (7x7: 49 = 6 · 8 + 1; 14x14: 196 =

@@ -1830,7 +1830,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int p0 = 0; p0 < 192; p0 += 48)
+        for (int p0 = 0; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -1840,12 +1840,12 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 if (j < 112)
                 {
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0);
                 }
                 else
                 {
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0);
                 }
             }
         }
@@ -4964,7 +4964,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
-        for (int p0 = 0; p0 < 768; p0 += 48)
+        for (int p0 = 0; p0 < 768; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -4974,12 +4974,12 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 if (j < 112)
                 {
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0);
                 }
                 else
                 {
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0);
                 }
             }
         }
@@ -5245,7 +5245,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
-        for (int p0 = 0; p0 < 192; p0 += 48)
+        for (int p0 = 0; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -5255,12 +5255,12 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 if (j < 112)
                 {
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0);
                 }
                 else
                 {
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0);
                 }
             }
         }
@@ -5330,7 +5330,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_232to232_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
-        for (int p0 = 0; p0 < 192; p0 += 48)
+        for (int p0 = 0; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -5338,8 +5338,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
                 ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0 + 24);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
             }
         }
         for (int item = part.Start; item < part.Stop; item++)
