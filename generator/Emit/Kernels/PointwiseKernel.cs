@@ -80,8 +80,98 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// EPYC: 116 to 116 channels on 784 pixels 345 to 290 µs, 58 to 58 on 784 pixels 64 to 59 µs; chunks sized to fit
     /// 24 KB of input measured no better). Not with a residual: 1x g=3's 60 to 240 ones on 784 pixels went from 102 to
     /// 108 µs chunked (100 unchunked, alternated with the chunked build).
+    /// <para>
+    /// Chunks of 24 pixels where 48 pixels of a group's input are over 16 KB: the chunk must stay in L1 while the whole
+    /// weight matrix streams through it once per chunk, and a plane table's permuted reads get no help from the
+    /// prefetchers when it does not (same machine: v2's 116 to 116 channels on 196 pixels with plane tables 65 to 59.5 µs,
+    /// on 784 pixels 291 to 278 µs). Planes too small for two chunks of 48 stay unchunked: 24-pixel chunks made the
+    /// 49-pixel convolutions slower (conv5 673 to 700 µs).
+    /// </para>
     /// </summary>
-    protected override int PixelChunk(Width width) => width == V256 && Op.Residual is null && Op.InPerGroup * Op.Output.Pixels * sizeof(float) > 32 * 1024 ? 48 : 0;
+    protected override int PixelChunk(Width width)
+    {
+        const int Chunk = 48;
+        if (width != V256 || Op.Residual is not null || Op.Output.Pixels < 2 * Chunk || Op.InPerGroup * Op.Output.Pixels * sizeof(float) <= 32 * 1024) return 0;
+        return Op.InPerGroup * Chunk * sizeof(float) > 16 * 1024 ? Chunk / 2 : Chunk;
+    }
+
+    /// <summary>
+    /// On Vector512 and Vector256, the 1, 2 or 4 pixels left after a plane's vectors (7x7: 49 = 6 · 8 + 1; 14x14: 196 =
+    /// 24 · 8 + 4) run with a block's eight channels in the lanes, for eight blocks (four, two) at once: eight FMA chains
+    /// of eight useful lanes, where each block's tail tile was eight chains of one useful lane in four.
+    /// </summary>
+    protected override int LaneTail(Width width)
+    {
+        int left = Op.Output.Pixels % width.Lanes;
+        return (width == V256 || width == V512) && Op.Groups == 1 && Op.OutPerGroup >= BlockRows && left is 1 or 2 or 4 ? left : 0;
+    }
+
+    private const string LaneTailMethod = Prefix + "LaneTail_V256";
+
+    private const string LaneStoreMethod = Prefix + "LaneStore";
+
+    protected override string LaneTailCall(string shape, string residual, string start, string stop) =>
+        $"{LaneTailMethod}<{shape}>(ref source, ref destination, {residual}, ref weights, {start}, {stop})";
+
+    protected override IEnumerable<SharedDefinition> KindDefinitions
+    {
+        get
+        {
+            if (LaneTail(V256) == 0 && LaneTail(V512) == 0) yield break;
+            yield return new SharedDefinition(LaneStoreMethod, EmitLaneStore);
+            yield return new SharedDefinition(LaneTailMethod, EmitLaneTail);
+        }
+    }
+
+    private static void EmitLaneTail(SourceWriter w)
+    {
+        w.Line("/// <summary>");
+        w.Line($"/// The last 1, 2 or 4 pixels of the planes of packed blocks [start, stop) of a one-group convolution, a block's {BlockRows} channels");
+        w.Line("/// in the lanes (its biases, then its weights per input channel, are adjacent). Eight accumulators cover up to eight");
+        w.Line("/// blocks; past the last block they repeat it (the same values stored twice) rather than read past it.");
+        w.Line("/// </summary>");
+        w.Line(KernelSyntax.Optimized);
+        w.Line($"private static void {LaneTailMethod}<TShape>(ref float groupInput, ref float destination, ref float residual, ref float weights, int start, int stop)");
+        w.Line($"    where TShape : struct, {PointwiseShapeInterface}");
+        using (w.OpenScope())
+        {
+            w.Line($"int tail = TShape.Pixels % 8, first = TShape.Pixels - tail, stride = {BlockRows} * (TShape.InPerGroup + 1);");
+            using (w.Open("for (int item = start; item < stop; item += 8 / tail)"))
+            {
+                w.Line("int last = Math.Min(8 / tail, stop - item) - 1;");
+                for (int c = 0; c < 8; c++) w.Line($"ref float w{c} = ref Unsafe.Add(ref weights, (item + Math.Min({c} / tail, last)) * stride);");
+                for (int c = 0; c < 8; c++) w.Line($"var acc{c} = Vector256.LoadUnsafe(ref w{c});");
+                w.Line("ref float x = ref Unsafe.Add(ref groupInput, first);");
+                using (w.Open($"for (int ci = 0, o = {BlockRows}; ci < TShape.InPerGroup; ci++, o += {BlockRows})"))
+                {
+                    w.Line("if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + first);");
+                    for (int c = 0; c < 8; c++) w.Line($"acc{c} = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, {c} % tail)), Vector256.LoadUnsafe(ref w{c}, (nuint)o), acc{c});");
+                    w.Line("x = ref Unsafe.Add(ref x, TShape.Pixels);");
+                }
+                for (int c = 0; c < 8; c++) w.Line($"{LaneStoreMethod}<TShape>(acc{c}, ref destination, ref residual, {BlockRows} * (item + Math.Min({c} / tail, last)), first + {c} % tail);");
+            }
+        }
+        w.Line();
+    }
+
+    private static void EmitLaneStore(SourceWriter w)
+    {
+        w.Line("/// <summary>A tile's epilogue for one pixel of eight channels held in lanes: residual, ReLU, then each lane into its channel's plane.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        w.Line($"private static void {LaneStoreMethod}<TShape>(Vector256<float> acc, ref float destination, ref float residual, int channel, int pixel) where TShape : struct, {PointwiseShapeInterface}");
+        using (w.OpenScope())
+        {
+            using (w.Open("if (TShape.Residual)"))
+            {
+                w.Line("var add = Vector256<float>.Zero;");
+                w.Line($"for (int r = 0; r < {BlockRows}; r++) add = add.WithElement(r, Unsafe.Add(ref residual, (channel + r) * TShape.Pixels + pixel));");
+                w.Line("acc += add;");
+            }
+            w.Line("if (TShape.Relu) acc = Simd.Relu(acc);");
+            w.Line($"for (int r = 0; r < {BlockRows}; r++) Unsafe.Add(ref destination, {PlaneMethod}<TShape>(channel + r) * TShape.Pixels + pixel) = acc.GetElement(r);");
+        }
+        w.Line();
+    }
 
     protected override void EmitTile(SourceWriter w, Tile tile, string name, bool arm)
     {

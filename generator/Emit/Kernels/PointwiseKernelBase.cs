@@ -209,6 +209,15 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// </summary>
     protected virtual bool WholeBlockTail(Width width) => false;
 
+    /// <summary>
+    /// The pixels left after a full block's vector tiles on <paramref name="width"/> when this kind computes them for
+    /// several blocks at once, after the blocks' tiles, with channels in lanes (0: each block's tiles end with a tail tile).
+    /// </summary>
+    protected virtual int LaneTail(Width width) => 0;
+
+    /// <summary>The call of the lane tail for the full blocks [<paramref name="start"/>, <paramref name="stop"/>) of a one-group convolution.</summary>
+    protected virtual string LaneTailCall(string shape, string residual, string start, string stop) => throw new System.NotSupportedException();
+
     public void EmitMethods(SourceWriter w)
     {
         EmitShape(w);
@@ -272,6 +281,14 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             }
             if (chunked < pixels)
                 EmitBlocks(w, blockRows => TileCalls(width, blockRows, chunked));
+            if (LaneTail(width) > 0)
+            {
+                // Lane tails need whole blocks of one group: a grouped convolution's walk keeps its tail tiles.
+                int fullBlocks = Op.OutPerGroup / BlockRows;
+                string stop = TailRows > 0 ? $"Math.Min({WorkRange.Stop}, {fullBlocks})" : WorkRange.Stop;
+                string residual = Op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
+                w.Line(LaneTailCall(TableKernel ? ShapeParameter : ShapeName, residual, WorkRange.Start, stop) + ";");
+            }
         }
         w.Line();
     }
@@ -394,7 +411,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                 yield return new TileCall(TileOf(width, rows, rest), r0, done.ToString(), done.ToString());
                 done += rest * lanes;
             }
-            if (done < pixels)
+            if (done < pixels && !(blockRows == BlockRows && LaneTail(width) > 0))
             {
                 if (pixels >= lanes)
                 {

@@ -2058,7 +2058,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int p0 = 0; p0 < 192; p0 += 48)
+        for (int p0 = 0; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -2066,8 +2066,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int j = item % 5 * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
                 ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0 + 24);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0);
             }
         }
         for (int item = part.Start; item < part.Stop; item++)
@@ -2583,7 +2583,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to240_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int p0 = 0; p0 < 192; p0 += 48)
+        for (int p0 = 0; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -2591,8 +2591,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int j = item % 10 * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
                 ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 161);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, p0, p0 + 24);
-                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 80 + j, p0, p0);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to240_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, p0, p0);
             }
         }
         for (int item = part.Start; item < part.Stop; item++)

@@ -1817,7 +1817,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             if (j < 112)
             {
                 Pointwise_Tile_8x48_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 144);
-                Pointwise_Tile_8x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
             else
             {
@@ -1825,12 +1824,13 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
+        Pointwise_LaneTail_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, Math.Min(part.Stop, 14));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int p0 = 0; p0 < 192; p0 += 48)
+        for (int p0 = 0; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -1840,12 +1840,12 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 if (j < 112)
                 {
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0);
                 }
                 else
                 {
-                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0);
                 }
             }
         }
@@ -1857,13 +1857,13 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
             if (j < 112)
             {
-                Pointwise_Tile_8x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
             else
             {
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
+        Pointwise_LaneTail_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, Math.Min(part.Stop, 14));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -2292,8 +2292,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
             ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
             Pointwise_Tile_8x48_V512<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
-            Pointwise_Tile_8x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -2307,8 +2307,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
             Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
             Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
-            Pointwise_Tile_8x4_V128<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -4964,7 +4964,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
-        for (int p0 = 0; p0 < 768; p0 += 48)
+        for (int p0 = 0; p0 < 768; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -4974,12 +4974,12 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 if (j < 112)
                 {
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0);
                 }
                 else
                 {
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0);
                 }
             }
         }
@@ -5022,93 +5022,71 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>8 × 4 Vector128 tile; see <see cref="Pointwise_Shape"/>.</summary>
+    /// <summary>A tile's epilogue for one pixel of eight channels held in lanes: residual, ReLU, then each lane into its channel's plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_LaneStore<TShape>(Vector256<float> acc, ref float destination, ref float residual, int channel, int pixel) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.Residual)
+        {
+            var add = Vector256<float>.Zero;
+            for (int r = 0; r < 8; r++) add = add.WithElement(r, Unsafe.Add(ref residual, (channel + r) * TShape.Pixels + pixel));
+            acc += add;
+        }
+        if (TShape.Relu) acc = Simd.Relu(acc);
+        for (int r = 0; r < 8; r++) Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + r) * TShape.Pixels + pixel) = acc.GetElement(r);
+    }
+
+    /// <summary>
+    /// The last 1, 2 or 4 pixels of the planes of packed blocks [start, stop) of a one-group convolution, a block's 8 channels
+    /// in the lanes (its biases, then its weights per input channel, are adjacent). Eight accumulators cover up to eight
+    /// blocks; past the last block they repeat it (the same values stored twice) rather than read past it.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_Tile_8x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Pointwise_LaneTail_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float weights, int start, int stop)
         where TShape : struct, Pointwise_Shape
     {
-        ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
-        ref float out1 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 1) * TShape.Pixels);
-        ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
-        ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
-        ref float out4 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 4) * TShape.Pixels);
-        ref float out5 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 5) * TShape.Pixels);
-        ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
-        ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
-        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
-        for (int p = start; p <= last; p += 4)
+        int tail = TShape.Pixels % 8, first = TShape.Pixels - tail, stride = 8 * (TShape.InPerGroup + 1);
+        for (int item = start; item < stop; item += 8 / tail)
         {
-            var bias0 = Vector128.Create(bias);
-            var acc0x0 = bias0;
-            var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
-            var acc1x0 = bias1;
-            var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
-            var acc2x0 = bias2;
-            var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
-            var acc3x0 = bias3;
-            var bias4 = Vector128.Create(Unsafe.Add(ref bias, 4));
-            var acc4x0 = bias4;
-            var bias5 = Vector128.Create(Unsafe.Add(ref bias, 5));
-            var acc5x0 = bias5;
-            var bias6 = Vector128.Create(Unsafe.Add(ref bias, 6));
-            var acc6x0 = bias6;
-            var bias7 = Vector128.Create(Unsafe.Add(ref bias, 7));
-            var acc7x0 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            int last = Math.Min(8 / tail, stop - item) - 1;
+            ref float w0 = ref Unsafe.Add(ref weights, (item + Math.Min(0 / tail, last)) * stride);
+            ref float w1 = ref Unsafe.Add(ref weights, (item + Math.Min(1 / tail, last)) * stride);
+            ref float w2 = ref Unsafe.Add(ref weights, (item + Math.Min(2 / tail, last)) * stride);
+            ref float w3 = ref Unsafe.Add(ref weights, (item + Math.Min(3 / tail, last)) * stride);
+            ref float w4 = ref Unsafe.Add(ref weights, (item + Math.Min(4 / tail, last)) * stride);
+            ref float w5 = ref Unsafe.Add(ref weights, (item + Math.Min(5 / tail, last)) * stride);
+            ref float w6 = ref Unsafe.Add(ref weights, (item + Math.Min(6 / tail, last)) * stride);
+            ref float w7 = ref Unsafe.Add(ref weights, (item + Math.Min(7 / tail, last)) * stride);
+            var acc0 = Vector256.LoadUnsafe(ref w0);
+            var acc1 = Vector256.LoadUnsafe(ref w1);
+            var acc2 = Vector256.LoadUnsafe(ref w2);
+            var acc3 = Vector256.LoadUnsafe(ref w3);
+            var acc4 = Vector256.LoadUnsafe(ref w4);
+            var acc5 = Vector256.LoadUnsafe(ref w5);
+            var acc6 = Vector256.LoadUnsafe(ref w6);
+            var acc7 = Vector256.LoadUnsafe(ref w7);
+            ref float x = ref Unsafe.Add(ref groupInput, first);
+            for (int ci = 0, o = 8; ci < TShape.InPerGroup; ci++, o += 8)
             {
-                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
-                var x0 = Vector128.LoadUnsafe(ref x);
-                var w0 = Vector128.Create(wk);
-                acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
-                var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
-                acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
-                acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
-                var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
-                acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                var w4 = Vector128.Create(Unsafe.Add(ref wk, 4));
-                acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
-                var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
-                acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                var w6 = Vector128.Create(Unsafe.Add(ref wk, 6));
-                acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
-                acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + first);
+                acc0 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 0 % tail)), Vector256.LoadUnsafe(ref w0, (nuint)o), acc0);
+                acc1 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 1 % tail)), Vector256.LoadUnsafe(ref w1, (nuint)o), acc1);
+                acc2 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 2 % tail)), Vector256.LoadUnsafe(ref w2, (nuint)o), acc2);
+                acc3 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 3 % tail)), Vector256.LoadUnsafe(ref w3, (nuint)o), acc3);
+                acc4 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 4 % tail)), Vector256.LoadUnsafe(ref w4, (nuint)o), acc4);
+                acc5 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 5 % tail)), Vector256.LoadUnsafe(ref w5, (nuint)o), acc5);
+                acc6 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 6 % tail)), Vector256.LoadUnsafe(ref w6, (nuint)o), acc6);
+                acc7 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 7 % tail)), Vector256.LoadUnsafe(ref w7, (nuint)o), acc7);
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
-                wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc4x0 += Vector128.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc5x0 += Vector128.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-                acc6x0 += Vector128.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
-                acc7x0 += Vector128.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc5x0 = Simd.Relu(acc5x0);
-                acc6x0 = Simd.Relu(acc6x0);
-                acc7x0 = Simd.Relu(acc7x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            Pointwise_LaneStore<TShape>(acc0, ref destination, ref residual, 8 * (item + Math.Min(0 / tail, last)), first + 0 % tail);
+            Pointwise_LaneStore<TShape>(acc1, ref destination, ref residual, 8 * (item + Math.Min(1 / tail, last)), first + 1 % tail);
+            Pointwise_LaneStore<TShape>(acc2, ref destination, ref residual, 8 * (item + Math.Min(2 / tail, last)), first + 2 % tail);
+            Pointwise_LaneStore<TShape>(acc3, ref destination, ref residual, 8 * (item + Math.Min(3 / tail, last)), first + 3 % tail);
+            Pointwise_LaneStore<TShape>(acc4, ref destination, ref residual, 8 * (item + Math.Min(4 / tail, last)), first + 4 % tail);
+            Pointwise_LaneStore<TShape>(acc5, ref destination, ref residual, 8 * (item + Math.Min(5 / tail, last)), first + 5 % tail);
+            Pointwise_LaneStore<TShape>(acc6, ref destination, ref residual, 8 * (item + Math.Min(6 / tail, last)), first + 6 % tail);
+            Pointwise_LaneStore<TShape>(acc7, ref destination, ref residual, 8 * (item + Math.Min(7 / tail, last)), first + 7 % tail);
         }
     }
 
@@ -5254,7 +5232,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             if (j < 112)
             {
                 Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 144);
-                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
             else
             {
@@ -5262,12 +5239,13 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, Math.Min(part.Stop, 14));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
-        for (int p0 = 0; p0 < 192; p0 += 48)
+        for (int p0 = 0; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -5277,12 +5255,12 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 if (j < 112)
                 {
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0 + 24);
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0);
                 }
                 else
                 {
-                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0);
                 }
             }
         }
@@ -5294,13 +5272,13 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
             if (j < 112)
             {
-                Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
             }
             else
             {
                 Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, Math.Min(part.Stop, 14));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5345,14 +5323,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
             ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
             Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 144);
-            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
         }
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_232to232_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
-        for (int p0 = 0; p0 < 192; p0 += 48)
+        for (int p0 = 0; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -5360,8 +5338,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 int j = item * 8;
                 ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
                 ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0 + 24);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
+                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
             }
         }
         for (int item = part.Start; item < part.Stop; item++)
@@ -5370,8 +5348,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
             ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 192, 192);
         }
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5408,8 +5386,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float groupInput = ref Unsafe.Add(ref source, k * 11368);
             ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
             Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
-            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5423,8 +5401,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
             Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
             Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
-            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5453,8 +5431,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
             ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
             Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 0);
-            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5468,8 +5446,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
             Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 24);
             Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 0, 24);
-            Pointwise_Tile_8x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
