@@ -67,6 +67,7 @@ internal static class KernelEmitters
     public static IKernelEmitter For(OpNode op, VectorWidths widths) => op switch
     {
         WindowOp { Kind: WindowKind.Convolution } conv => new StemConvolutionKernel(conv, widths),
+        WindowOp { Kind: WindowKind.Depthwise, Packs: not null } packing => new DepthwisePackingKernel(packing, widths),
         WindowOp { Kind: WindowKind.Depthwise } depthwise => new DepthwiseKernel(depthwise, widths),
         WindowOp { Kind: WindowKind.MaxPool } pool => new MaxPoolKernel(pool, widths),
         WindowOp { Kind: WindowKind.AveragePool } pool => new AvgPoolKernel(pool, widths),

@@ -67,7 +67,10 @@ internal static class OperandRefs
     public static string ArenaOffset(TensorNode t) => ArenaPrefix + Identifier(t.Name);
 
     /// <summary>The constant naming where the packed weights of <paramref name="op"/> start.</summary>
-    public static string WeightOffset(OpNode op) => WeightsPrefix + Identifier(op.Name);
+    public static string WeightOffset(OpNode op) => WeightOffset(op.Name);
+
+    /// <summary>The constant naming where the packed weights of the op named <paramref name="opName"/> start.</summary>
+    public static string WeightOffset(string opName) => WeightsPrefix + Identifier(opName);
 
     private static string Identifier(string name) => name.Replace('.', '_');
 }

@@ -96,6 +96,19 @@ internal abstract class OpNode
         get { yield return Input; }
     }
 
+    /// <summary>What the op stores: its output and, for a producer that packs its consumer's slots in its epilogue, those slots.</summary>
+    public virtual IEnumerable<TensorNode> Writes
+    {
+        get { yield return Output; }
+    }
+
+    /// <summary>
+    /// Whether the op is a step of the forward pass. A quantize layer its producers do entirely in their epilogues is
+    /// not: it stays in the graph (and in <c>Description.Layers</c>, which calibration's float pass follows) for its
+    /// calibration tensors and packed parameters, which the producers read.
+    /// </summary>
+    public virtual bool Runs => true;
+
     /// <summary>Position in execution order, given by the lowering.</summary>
     public int Step { get; init; }
 
@@ -154,8 +167,30 @@ internal sealed class WindowOp : OpNode
         _ => "AveragePool3x3",
     }, Channels, Stride: Stride, Relu: Relu, BatchNorm: BatchNorm);
 
+    /// <summary>
+    /// Depthwise only: the next 1x1 convolution's slots it packs instead of storing its float output (which then lives
+    /// only on its stack, four planes at a time). Null: it stores floats.
+    /// </summary>
+    public SlotPacking? Packs { get; init; }
+
+    public override IEnumerable<TensorNode> Writes
+    {
+        get
+        {
+            yield return Output;
+            if (Packs is not null) yield return Packs.Slots;
+        }
+    }
+
+    /// <summary>This depthwise convolution writing <paramref name="output"/> (its float output, out of the arena), packing <paramref name="packs"/>.</summary>
+    public WindowOp WithPacks(TensorNode output, SlotPacking packs) =>
+        new(Name, Section, Kind, Input, output, OutputPlanes, Channels, Stride, Relu, BatchNorm) { Step = Step, InputPlanes = InputPlanes, Packs = packs };
+
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new WindowOp(Name, Section, Kind, planned(Input), planned(Output), OutputPlanes, Channels, Stride, Relu, BatchNorm) { Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes };
+        new WindowOp(Name, Section, Kind, planned(Input), planned(Output), OutputPlanes, Channels, Stride, Relu, BatchNorm)
+        {
+            Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes, Packs = Packs is null ? null : Packs with { Slots = planned(Packs.Slots) },
+        };
 }
 
 /// <summary>
@@ -218,6 +253,21 @@ internal sealed class PointwiseOp : OpNode
         }
     }
 
+    /// <summary>
+    /// Int8 only: the next 1x1 convolution's slots this convolution packs from its own outputs in its epilogue, in
+    /// place of (part of) that convolution's quantize step. Null: it stores floats only.
+    /// </summary>
+    public SlotPacking? Packs { get; init; }
+
+    public override IEnumerable<TensorNode> Writes
+    {
+        get
+        {
+            yield return Output;
+            if (Packs is not null) yield return Packs.Slots;
+        }
+    }
+
     public override long PackedWeightLength => PackedLength(OutChannels, InPerGroup, Int8);
 
     /// <summary>Per output channel, <see cref="StrideOf"/> slots: its group's input weights and the folded shift (int8: a scale, the shift and four weights per slot).</summary>
@@ -227,9 +277,29 @@ internal sealed class PointwiseOp : OpNode
 
     public override LayerFacts Facts => new("Pointwise", OutChannels, Groups, Relu: Relu, BatchNorm: BatchNorm, Residual: Residual);
 
+    /// <summary>This convolution, its epilogue also packing <paramref name="packs"/>.</summary>
+    public PointwiseOp WithPacks(SlotPacking packs) =>
+        new(Name, Section, Input, Output, OutputPlanes, InChannels, OutChannels, Groups, Residual, Relu, BatchNorm, Int8) { Step = Step, InputPlanes = InputPlanes, Packs = packs };
+
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
         new PointwiseOp(Name, Section, planned(Input), planned(Output), OutputPlanes, InChannels, OutChannels, Groups,
-            Residual is null ? null : planned(Residual), Relu, BatchNorm, Int8) { Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes };
+            Residual is null ? null : planned(Residual), Relu, BatchNorm, Int8)
+        {
+            Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes, Packs = Packs is null ? null : Packs with { Slots = planned(Packs.Slots) },
+        };
+}
+
+/// <summary>
+/// What a producer's epilogue packs for a consumer's quantize layer: the consumer's slot tensor, the quantize layer
+/// (whose packed inverse scale and zero point it reads), where the producer's logical channel 0 falls among the
+/// consumer's input channels, and the consumer's channels per group. Every four of the producer's channels, from a
+/// multiple of four within its group, fill one slot of the consumer (the lowering checks it), so a tile of four
+/// channels packs whole slots.
+/// </summary>
+internal sealed record SlotPacking(TensorNode Slots, string QuantizeName, int ChannelOffset, int InPerGroup)
+{
+    /// <summary>The consumer's slot of <paramref name="consumerChannel"/> (one of its input channels).</summary>
+    public int SlotOf(int consumerChannel) => consumerChannel / InPerGroup * QuantizeOp.Quads(InPerGroup) + consumerChannel % InPerGroup / 4;
 }
 
 /// <summary>
@@ -253,6 +323,26 @@ internal sealed class QuantizeOp : OpNode
 
     public static int Quads(int channels) => (channels + 3) / 4;
 
+    /// <summary>Every slot of the packed copy: groups × quads.</summary>
+    public int SlotCount => Groups * Quads(InPerGroup);
+
+    /// <summary>
+    /// The slots this op packs itself, its first ones: all of them, unless producers pack the rest in their epilogues
+    /// (a stride-2 unit's concat: its convolution's half is packed there, the average pool's half, first, here).
+    /// </summary>
+    public int OwnSlots
+    {
+        get => _ownSlots ?? SlotCount;
+        init => _ownSlots = value;
+    }
+
+    private readonly int? _ownSlots;
+
+    /// <summary>The producers whose epilogues pack the slots this op does not (for the generated plan's comments).</summary>
+    public IReadOnlyList<string> PackedBy { get; init; } = new string[0];
+
+    public override bool Runs => OwnSlots > 0;
+
     /// <summary>32-bit slots per pixel of the quantized copy of <paramref name="channels"/> channels in <paramref name="groups"/> groups.</summary>
     public static int PackedChannels(int channels, int groups) => groups * Quads(channels / groups);
 
@@ -266,7 +356,10 @@ internal sealed class QuantizeOp : OpNode
     public override LayerFacts Facts => new("Quantize", InputChannels, Groups);
 
     public override OpNode Placed(Func<TensorNode, TensorNode> planned, long weightOffset) =>
-        new QuantizeOp(Convolution, Section, planned(Input), planned(Output), Groups) { Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes };
+        new QuantizeOp(Convolution, Section, planned(Input), planned(Output), Groups)
+        {
+            Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes, OwnSlots = OwnSlots, PackedBy = PackedBy,
+        };
 }
 
 /// <summary>Mean over each plane.</summary>

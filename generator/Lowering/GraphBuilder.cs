@@ -62,7 +62,7 @@ internal sealed class GraphBuilder
             // The convolution reads a packed quantized copy of its input, made just before it (gathering the planes
             // the convolution reads), with the calibration tensors that say how.
             source = Add(new TensorNode(name + ".input_q", QuantizeOp.PackedChannels(inChannels, groups), input.Height, input.Width, inArena: true, quantized: true));
-            Add(new QuantizeOp(name, Section, input, source, groups) { Step = Next, InputPlanes = inputPlanes });
+            Add(SlotFusion.Quantize(_ops, _tensors, new QuantizeOp(name, Section, input, source, groups) { Step = Next, InputPlanes = inputPlanes }));
             inputPlanes = PlaneMap.Contiguous(0, source.Channels);
         }
         Add(new PointwiseOp(name, Section, source, output, outputPlanes, inChannels, outChannels, groups, residual, relu, batchNorm, _int8) { Step = Next, InputPlanes = inputPlanes });
@@ -99,8 +99,15 @@ internal sealed class GraphBuilder
     }
 
     /// <summary>The graph, with the family's summary of the network and what the precision adds to it.</summary>
-    public NetworkGraph Build(string family, IReadOnlyList<string> summary) =>
-        new(_tensors, _ops, _weights, new GraphNotes(family, summary, _int8 ? Int8Remarks : new string[0], _int8 ? "4-byte slots: a float or four int8 activations" : "floats"));
+    public NetworkGraph Build(string family, IReadOnlyList<string> summary)
+    {
+        // A depthwise output packed on the stack (SlotFusion) is read by nothing but its quantize layer, which no longer runs.
+        foreach (var op in _ops)
+            foreach (var read in op.Reads)
+                if (op.Runs && !read.InArena && read.Name != "input")
+                    throw new System.InvalidOperationException($"{op.Name} reads {read.Name}, which lives only on its producer's stack.");
+        return new(_tensors, _ops, _weights, new GraphNotes(family, summary, _int8 ? Int8Remarks : new string[0], _int8 ? "4-byte slots: a float or four int8 activations" : "floats"));
+    }
 
     /// <summary>An int8 model's calibration tensors, per 1x1 convolution (<c>units.3.conv1.input_scale</c>), each of shape [1].</summary>
     public const string InputScale = "input_scale";

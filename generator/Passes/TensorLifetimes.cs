@@ -44,7 +44,9 @@ internal static class TensorLifetimes
 
         foreach (var op in graph.Ops)
         {
-            Touch(op.Output, op.Step);
+            // A quantize layer its producers pack entirely touches nothing itself: they write its slots.
+            if (!op.Runs) continue;
+            foreach (var written in op.Writes) Touch(written, op.Step);
             foreach (var read in op.Reads) Touch(read, op.Step);
         }
 

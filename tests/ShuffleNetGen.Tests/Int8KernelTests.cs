@@ -36,7 +36,7 @@ public class Int8KernelTests
 
     public static readonly TheoryData<string> Models = new()
     {
-        nameof(ShuffleNetGen.Tests.Models.G3Small64Int8), nameof(ShuffleNetGen.Tests.Models.G2Odd33Int8), nameof(ShuffleNetGen.Tests.Models.G8Gray48x40OfficialInt8),
+        nameof(ShuffleNetGen.Tests.Models.G3Small64Int8), nameof(ShuffleNetGen.Tests.Models.G2Odd33Int8), nameof(ShuffleNetGen.Tests.Models.G8Gray48x40OfficialInt8), nameof(ShuffleNetGen.Tests.Models.G2Tiny12x20Int8),
         nameof(ShuffleNetGen.Tests.Models.V2Custom57x41Int8), nameof(ShuffleNetGen.Tests.Models.V2OddHalves17x13Int8),
     };
 
@@ -89,6 +89,7 @@ public class Int8KernelTests
         int tables = 0;
         var kernelTables = new HashSet<string>(StringComparer.Ordinal);
         var variantsRun = new List<string>();
+        int inPlaceRuns = 0;
         foreach (var method in dispatchers)
         {
             var m = PointwiseName.Match(method.Name);
@@ -157,6 +158,17 @@ public class Int8KernelTests
                     if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(destination[i]))
                         Assert.Fail($"{method.Name} ({kernel.Name}): plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {destination[i]:R}");
                 }
+                // Where the arena planner may put the output over the residual, the same kernel run in place.
+                if (residual && outputTable is null && shuffle == 1 && RunsInPlace(pixels))
+                {
+                    var inPlace = (float[])residualPlanes.Clone();
+                    foreach (var part in new[] { new WorkPart(0, blocks / 2), new WorkPart(blocks / 2, blocks) })
+                        kernel.CreateDelegate<PointwiseResidualCall>()(ref src[0], ref inPlace[0], ref packed[0], ref inPlace[0], part);
+                    for (int i = 0; i < expected.Length; i++)
+                        if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(inPlace[i]))
+                            Assert.Fail($"{method.Name} ({kernel.Name}) in place: plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {inPlace[i]:R}");
+                    inPlaceRuns++;
+                }
                 if (kernel != method) variantsRun.Add(kernel.Name);
             }
         }
@@ -167,6 +179,7 @@ public class Int8KernelTests
         _output.WriteLine($"variants run directly besides the dispatchers: {string.Join(", ", variantsRun.Select(v => v[(v.LastIndexOf('_') + 1)..]).Distinct())}");
         if (HasPlaneTables(model)) Assert.True(tables > 0, $"{model} has no int8 pointwise kernel storing through a plane table");
         Assert.Equal(LayerTables(type, LayerKind.Pointwise, input: false).Order(StringComparer.Ordinal), kernelTables.Order(StringComparer.Ordinal));
+        _output.WriteLine($"{inPlaceRuns} residual kernel runs in place exact");
         _output.WriteLine($"{dispatchers.Count} int8 pointwise kernels of {model} exact ({tables} storing through a plane table); dot product here: 512 {Int8Simd.DotPath512}, 256 {Int8Simd.DotPath256}, 128 {Int8Simd.DotPath128}");
         if (Environment.GetEnvironmentVariable(ReportVariable) is { } report)
             File.WriteAllLines(report, new[] { Vector512.IsHardwareAccelerated ? "512" : Vector256.IsHardwareAccelerated ? "256" : "128", Int8Simd.DotPath256, Int8Simd.DotPath128 });
@@ -291,6 +304,198 @@ public class Int8KernelTests
                     int got = output[(k * slots + s) * pixels + p];
                     if (got != expected) Assert.Fail($"{what}: group {k}, slot {s}, pixel {p}: expected 0x{expected:X8}, kernel wrote 0x{got:X8}");
                 }
+    }
+
+    /// <summary>Whether the arena planner may write a residual convolution's output over its residual on planes of <paramref name="pixels"/>.</summary>
+    private static bool RunsInPlace(int pixels) => ShuffleNetGen.Generator.Passes.ArenaPlanner.WalksWithoutOverlap(pixels);
+
+    private delegate void PackingCall(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, WorkPart part);
+    private delegate void PackingResidualCall(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, WorkPart part);
+
+    private static readonly Regex PackingName = new(@"^Int8Pointwise_g(\d+)_(\d+)to(\d+)_(\d+)px(?:_(Official)?Shuffle(\d+))?(_Residual)?(_Relu)?_PacksSlots(\d+)(?:_From(\d+))?(_V512|_V256Vnni|_V256|_V128)?$");
+
+    /// <summary>
+    /// Each int8 convolution that packs the next convolution's slots in its epilogue (instead of that convolution's
+    /// quantize step reading its float output back): its floats must be the integer reference's, as for every int8
+    /// convolution, and its slots exactly what the quantize step packs from those floats (the reference of
+    /// <see cref="CheckQuantized"/>, which every quantize kernel matches): same rounding, same clamp, the same channel
+    /// in the same byte of the same slot, a group's missing channels zero, and no slot of another producer touched.
+    /// The dispatcher and each width's variant run, every one split into 1, 2 and 3 parts as teams split it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void EveryPackingInt8PointwiseKernelPacksTheSlotsItsQuantizeStepWould(string model)
+    {
+        var type = ModelType(model);
+        var methods = type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static).Where(m => PackingName.IsMatch(m.Name) && !m.IsGenericMethodDefinition).ToList();
+        // The v1 models' unit outputs line up with the next unit's slots; v2's halves are read through tables and keep their step.
+        if (HasPlaneTables(model)) Assert.Empty(methods);
+        else Assert.NotEmpty(methods);
+        var random = new Random(model.Length * 13 + 5);
+        int inPlaceRuns = 0;
+        foreach (var method in methods)
+        {
+            var m = PackingName.Match(method.Name);
+            int groups = Int(m.Groups[1]), inChannels = Int(m.Groups[2]), outChannels = Int(m.Groups[3]), pixels = Int(m.Groups[4]);
+            bool residual = m.Groups[7].Success, relu = m.Groups[8].Success;
+            int consumerPerGroup = Int(m.Groups[9]), offset = m.Groups[10].Success ? Int(m.Groups[10]) : 0;
+            Assert.False(m.Groups[6].Success, "a packing convolution stores a slice, not a shuffle");
+            int inPerGroup = inChannels / groups, outPerGroup = outChannels / groups, slots = (inPerGroup + 3) / 4;
+
+            var tensors = new TensorSet();
+            tensors.Add("c.weight", new[] { outChannels, inPerGroup, 1, 1 }, Floats(random, outChannels * inPerGroup, -0.5f, 0.5f));
+            tensors.Add("bn.weight", new[] { outChannels }, Floats(random, outChannels, 0.5f, 1.5f));
+            tensors.Add("bn.bias", new[] { outChannels }, Floats(random, outChannels, -0.2f, 0.2f));
+            tensors.Add("bn.running_mean", new[] { outChannels }, Floats(random, outChannels, -0.2f, 0.2f));
+            tensors.Add("bn.running_var", new[] { outChannels }, Floats(random, outChannels, 0.5f, 1.5f));
+            tensors.Add("c.input_scale", new[] { 1 }, new[] { 0.03f });
+            tensors.Add("c.input_zero_point", new[] { 1 }, new[] { (float)random.Next(0, 128) });
+            var packed = new float[outChannels * (2 + slots)];
+            WeightPacker.Int8Pointwise(tensors, "c", "bn", inChannels, outChannels, groups, 8, packed);
+            // The next convolution's calibration: a scale small enough that the top of the range clamps.
+            float scale = 0.005f + (float)random.NextDouble() * 0.02f;
+            int zeroPoint = random.Next(0, 128);
+            var quantize = new[] { 1f / scale, zeroPoint };
+
+            var source = new int[groups * slots * pixels];
+            for (int k = 0; k < groups; k++)
+                for (int s = 0; s < slots; s++)
+                    for (int p = 0; p < pixels; p++)
+                    {
+                        int word = 0;
+                        for (int b = 0; b < 4 && 4 * s + b < inPerGroup; b++) word |= random.Next(0, 128) << (8 * b);
+                        source[(k * slots + s) * pixels + p] = word;
+                    }
+            var residualPlanes = Floats(random, outChannels * pixels, -1f, 1f);
+            var src = MemoryMarshal.Cast<int, float>(source.AsSpan());
+            var expected = Reference(source, packed, residual ? residualPlanes : null, groups, inPerGroup, outPerGroup, pixels, 1, false, relu, null, outChannels);
+
+            // The consumer's slots this producer owns, from the floats as stored: the quantize step's arithmetic.
+            int consumerQuads = (consumerPerGroup + 3) / 4;
+            int consumerGroups = (offset + outChannels + consumerPerGroup - 1) / consumerPerGroup;
+            var expectedSlots = new int[consumerGroups * consumerQuads * pixels];
+            Array.Fill(expectedSlots, unchecked((int)0xDEADBEEF));
+            for (int o = 0; o < outChannels; o++)
+            {
+                int c = offset + o, slot = c / consumerPerGroup * consumerQuads + c % consumerPerGroup / 4, b = c % consumerPerGroup % 4;
+                for (int p = 0; p < pixels; p++)
+                {
+                    if (b == 0 || expectedSlots[slot * pixels + p] == unchecked((int)0xDEADBEEF)) expectedSlots[slot * pixels + p] = 0;
+                    float t = Math.Clamp(expected[o * pixels + p] * (1f / scale), -zeroPoint, 127 - zeroPoint);
+                    expectedSlots[slot * pixels + p] |= ((int)MathF.Round(t, MidpointRounding.ToEven) + zeroPoint) << (8 * b);
+                }
+            }
+
+            int items = groups * ((outPerGroup + 7) / 8);
+            foreach (int parts in new[] { 1, 2, 3 })
+            {
+                var destination = new float[outChannels * pixels];
+                Array.Fill(destination, float.NaN);
+                var consumerSlots = new int[expectedSlots.Length];
+                Array.Fill(consumerSlots, unchecked((int)0xDEADBEEF));
+                var slotFloats = MemoryMarshal.Cast<int, float>(consumerSlots.AsSpan());
+                for (int part = 0; part < parts; part++)
+                {
+                    var range = new WorkPart(items * part / parts, items * (part + 1) / parts);
+                    if (residual)
+                        method.CreateDelegate<PackingResidualCall>()(ref src[0], ref destination[0], ref packed[0], ref residualPlanes[0], ref slotFloats[0], ref quantize[0], range);
+                    else
+                        method.CreateDelegate<PackingCall>()(ref src[0], ref destination[0], ref packed[0], ref slotFloats[0], ref quantize[0], range);
+                }
+                string what = $"{method.Name}, {parts} part(s)";
+                for (int i = 0; i < expected.Length; i++)
+                    if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(destination[i]))
+                        Assert.Fail($"{what}: plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {destination[i]:R}");
+                for (int i = 0; i < expectedSlots.Length; i++)
+                    if (expectedSlots[i] != consumerSlots[i])
+                        Assert.Fail($"{what}: slot {i / pixels}, pixel {i % pixels}: expected 0x{expectedSlots[i]:X8}, kernel wrote 0x{consumerSlots[i]:X8}");
+            }
+            // Where the arena planner may put the output over the residual, the same kernel run in place.
+            if (residual && RunsInPlace(pixels))
+            {
+                var inPlace = (float[])residualPlanes.Clone();
+                var slotsInPlace = new int[expectedSlots.Length];
+                Array.Fill(slotsInPlace, unchecked((int)0xDEADBEEF));
+                var slotFloats = MemoryMarshal.Cast<int, float>(slotsInPlace.AsSpan());
+                foreach (var range in new[] { new WorkPart(0, items / 2), new WorkPart(items / 2, items) })
+                    method.CreateDelegate<PackingResidualCall>()(ref src[0], ref inPlace[0], ref packed[0], ref inPlace[0], ref slotFloats[0], ref quantize[0], range);
+                for (int i = 0; i < expected.Length; i++)
+                    if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(inPlace[i]))
+                        Assert.Fail($"{method.Name} in place: plane {i / pixels}, pixel {i % pixels}: expected {expected[i]:R}, kernel wrote {inPlace[i]:R}");
+                for (int i = 0; i < expectedSlots.Length; i++)
+                    if (expectedSlots[i] != slotsInPlace[i])
+                        Assert.Fail($"{method.Name} in place: slot {i / pixels}, pixel {i % pixels}: expected 0x{expectedSlots[i]:X8}, kernel wrote 0x{slotsInPlace[i]:X8}");
+                inPlaceRuns++;
+            }
+        }
+        _output.WriteLine($"{inPlaceRuns} of them also exact in place");
+        _output.WriteLine($"{methods.Count} packing int8 pointwise kernels and variants of {model} exact: {string.Join(", ", methods.Select(m => m.Name))}");
+    }
+
+    private delegate void DepthwiseCall(ref float source, ref float destination, ref float weights, WorkPart part);
+    private delegate void DepthwisePackingCall(ref float source, ref float slots, ref float weights, ref float quantize, WorkPart part);
+
+    private static readonly Regex DepthwisePackingName = new(@"^(Depthwise3x3_s(\d)_(\d+)ch_(\d+)x(\d+)(?:_Relu)?)_PacksSlots(\d+)(_V512|_V256|_V128|_Scalar)?$");
+
+    /// <summary>
+    /// Each depthwise convolution that packs its conv3's slots from planes on its stack (its float output in no arena):
+    /// its slots must be exactly what the separate quantize step packs (the reference of <see cref="CheckQuantized"/>)
+    /// from the floats the model's plain depthwise kernel of the same geometry stores, a group's last slot zero past its
+    /// channels (5 or 10 channels per group in the small v1 models), every variant, split into 1, 2 and 3 parts.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void EveryPackingDepthwiseKernelPacksTheSlotsItsQuantizeStepWould(string model)
+    {
+        var type = ModelType(model);
+        var methods = type.GetMethods(BindingFlags.NonPublic | BindingFlags.Static).Where(m => DepthwisePackingName.IsMatch(m.Name)).ToList();
+        Assert.NotEmpty(methods);
+        var random = new Random(model.Length * 7 + 11);
+        int partialSlots = 0;
+        foreach (var method in methods)
+        {
+            var m = DepthwisePackingName.Match(method.Name);
+            int stride = Int(m.Groups[2]), channels = Int(m.Groups[3]), height = Int(m.Groups[4]), width = Int(m.Groups[5]), inPerGroup = Int(m.Groups[6]);
+            int pixels = ((height - 1) / stride + 1) * ((width - 1) / stride + 1);
+            int groups = channels / inPerGroup, quads = (inPerGroup + 3) / 4;
+            if (inPerGroup % 4 != 0) partialSlots++;
+            var source = Floats(random, channels * height * width, -2f, 2f);
+            var weights = Floats(random, channels * 10, -0.6f, 0.6f);
+            float scale = 0.01f + (float)random.NextDouble() * 0.03f;
+            int zeroPoint = random.Next(0, 128);
+            var quantize = new[] { 1f / scale, zeroPoint };
+
+            // The separate steps: the plain kernel's floats, then the quantize step's bytes.
+            var floats = new float[channels * pixels];
+            type.GetMethod(m.Groups[1].Value, BindingFlags.NonPublic | BindingFlags.Static)!.CreateDelegate<DepthwiseCall>()(ref source[0], ref floats[0], ref weights[0], new WorkPart(0, channels));
+            var expected = new int[groups * quads * pixels];
+            for (int k = 0; k < groups; k++)
+                for (int s = 0; s < quads; s++)
+                    for (int p = 0; p < pixels; p++)
+                    {
+                        int word = 0;
+                        for (int b = 0; b < 4 && 4 * s + b < inPerGroup; b++)
+                        {
+                            float t = Math.Clamp(floats[(k * inPerGroup + 4 * s + b) * pixels + p] * (1f / scale), -zeroPoint, 127 - zeroPoint);
+                            word |= ((int)MathF.Round(t, MidpointRounding.ToEven) + zeroPoint) << (8 * b);
+                        }
+                        expected[(k * quads + s) * pixels + p] = word;
+                    }
+
+            int items = groups * quads;
+            foreach (int parts in new[] { 1, 2, 3 })
+            {
+                var slots = new int[expected.Length];
+                Array.Fill(slots, unchecked((int)0xDEADBEEF));
+                var slotFloats = MemoryMarshal.Cast<int, float>(slots.AsSpan());
+                for (int part = 0; part < parts; part++)
+                    method.CreateDelegate<DepthwisePackingCall>()(ref source[0], ref slotFloats[0], ref weights[0], ref quantize[0], new WorkPart(items * part / parts, items * (part + 1) / parts));
+                for (int i = 0; i < expected.Length; i++)
+                    if (expected[i] != slots[i])
+                        Assert.Fail($"{method.Name}, {parts} part(s): slot {i / pixels}, pixel {i % pixels}: expected 0x{expected[i]:X8}, kernel wrote 0x{slots[i]:X8}");
+            }
+        }
+        _output.WriteLine($"{methods.Count} packing depthwise kernels and variants of {model} exact ({partialSlots} with a part-filled last slot per group)");
     }
 
     private delegate void FeatureQuantizeCall(ref float source, ref float destination);

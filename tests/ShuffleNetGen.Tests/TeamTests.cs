@@ -64,7 +64,7 @@ public class TeamTests
     public static TheoryData<string> CompiledCases => new()
     {
         nameof(Paper1xG3), nameof(V2X1_0_56x40), nameof(V2Custom57x41), nameof(V2OddHalves17x13), nameof(V2FourStages80x72), nameof(V2X0_5_64x64),
-        nameof(G3Small64Int8), nameof(G2Odd33Int8), nameof(G8Gray48x40OfficialInt8), nameof(V2Custom57x41Int8), nameof(V2OddHalves17x13Int8),
+        nameof(G3Small64Int8), nameof(G2Odd33Int8), nameof(G8Gray48x40OfficialInt8), nameof(G2Tiny12x20Int8), nameof(V2Custom57x41Int8), nameof(V2OddHalves17x13Int8),
     };
 
     private static (IShuffleNetModel Model, int InputLength, int Classes) Create(string name) => name switch
@@ -78,6 +78,7 @@ public class TeamTests
         nameof(G3Small64Int8) => Of<G3Small64Int8>(),
         nameof(G2Odd33Int8) => Of<G2Odd33Int8>(),
         nameof(G8Gray48x40OfficialInt8) => Of<G8Gray48x40OfficialInt8>(),
+        nameof(G2Tiny12x20Int8) => Of<G2Tiny12x20Int8>(),
         nameof(V2Custom57x41Int8) => Of<V2Custom57x41Int8>(),
         nameof(V2OddHalves17x13Int8) => Of<V2OddHalves17x13Int8>(),
         _ => throw new ArgumentException(name),

@@ -94,18 +94,122 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
 
     private const string Int8Family = KernelSyntax.Runtime + ".Kernels.Int8Family";
 
-    protected override void EmitShapeExtras(SourceWriter w) => w.Line($"public static int Quads => {Op.QuadsPerGroup};");
+    protected override void EmitShapeExtras(SourceWriter w)
+    {
+        w.Line($"public static int Quads => {Op.QuadsPerGroup};");
+        if (Op.Packs is not { } packs) return;
+        w.Line("public static bool PacksSlots => true;");
+        w.Line($"public static int SlotChannelOffset => {packs.ChannelOffset};");
+        w.Line($"public static int SlotInPerGroup => {packs.InPerGroup};");
+    }
 
     protected override IEnumerable<SharedDefinition> KindDefinitions
     {
-        get { yield return new SharedDefinition(ShapeInterface, EmitShapeInterface); }
+        get
+        {
+            yield return new SharedDefinition(ShapeInterface, EmitShapeInterface);
+            yield return new SharedDefinition(SlotMethod, EmitSlotMethod);
+        }
+    }
+
+    // Packing the next convolution's slots in the epilogue (see SlotFusion): its own names, shape and tile code.
+
+    protected override bool PacksSlots => Op.Packs is not null;
+
+    protected override bool TilesTakeSlots => true;
+
+    protected override string GeometrySuffix => Op.Packs is { } packs ? $"_PacksSlots{packs.InPerGroup}" + (packs.ChannelOffset == 0 ? "" : $"_From{packs.ChannelOffset}") : "";
+
+    protected override string SlotOperands =>
+        $"{OperandRefs.Of(Op.Packs!.Slots)}, ref Unsafe.Add(ref weights, {OperandRefs.WeightOffset(Op.Packs.QuantizeName)})";
+
+    private const string SlotMethod = Prefix + "Slot";
+
+    private const string PackMethod = KernelSyntax.Runtime + ".Kernels.Int8Slots.Pack";
+
+    private static void EmitSlotMethod(SourceWriter w)
+    {
+        w.Line("/// <summary>The next convolution's slot plane (of its packed input) holding logical channel <paramref name=\"channel\"/> and the three after it, from a multiple of four within its group; null where the shape packs none.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static ref int {SlotMethod}<TShape>(ref float slots, int channel) where TShape : struct, {Prefix}Shape"))
+        {
+            w.Line("if (!TShape.PacksSlots) return ref Unsafe.NullRef<int>();");
+            w.Line("int consumer = channel + TShape.SlotChannelOffset;");
+            w.Line("int slot = consumer / TShape.SlotInPerGroup * ((TShape.SlotInPerGroup + 3) / 4) + consumer % TShape.SlotInPerGroup / 4;");
+            w.Line("return ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, slot * TShape.Pixels));");
+        }
+        w.Line();
+        // The quantize step's constants, computed as it computes them, so each byte is the one it would pack; read only
+        // where the shape packs slots (the quantize parameters are a null reference otherwise).
+        foreach (var type in new[] { "Vector512", "Vector256", "Vector128", "float" })
+        {
+            string F = type == "float" ? "float" : type + "<float>", B = type == "float" ? "byte" : type + "<byte>";
+            string Create(string value) => type == "float" ? value : $"{type}.Create({value})";
+            w.Line(KernelSyntax.Inlined);
+            using (w.Open($"private static void {ConstantsMethod}<TShape>(ref float quantize, out {F} inverse, out {F} low, out {F} high, out {B} zero) where TShape : struct, {Prefix}Shape"))
+            {
+                w.Line("float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;");
+                w.Line($"inverse = {Create("TShape.PacksSlots ? quantize : 0f")};");
+                w.Line($"low = {Create("-zeroPoint")};");
+                w.Line($"high = {Create($"{Int8Simd}.MaxActivation - zeroPoint")};");
+                w.Line($"zero = {Create("(byte)zeroPoint")};");
+            }
+            w.Line();
+        }
+    }
+
+    private const string ConstantsMethod = Prefix + "SlotConstants";
+
+    /// <summary>
+    /// Whether <paramref name="tile"/> packs slots where its shape does: every packing convolution has a multiple of
+    /// four channels per group (<see cref="SlotFusion"/> fuses no other), so its tiles hold whole slots, and a tile of
+    /// fewer rows (a convolution with other groups sharing the body) packs nothing.
+    /// </summary>
+    private static bool PacksWholeSlots(Tile tile) => tile.Slots && tile.Rows % 4 == 0;
+
+    /// <summary>The tile's slot planes, one per four of its channels, and the quantize constants, before the pixel loop (unused where the shape packs none).</summary>
+    private static void EmitSlotRows(SourceWriter w, Tile tile)
+    {
+        for (int t = 0; 4 * t < tile.Rows; t++)
+            w.Line($"ref int slots{t} = ref {SlotMethod}<TShape>(ref slots, {Loop.Sum("channel", (4 * t).ToString())});");
+        string F = tile.Width is null ? "float" : tile.Width.Vector + "<float>", B = tile.Width is null ? "byte" : tile.Width.Vector + "<byte>";
+        w.Line($"{ConstantsMethod}<TShape>(ref quantize, out {F} slotInverse, out {F} slotLow, out {F} slotHigh, out {B} slotZero);");
+    }
+
+    /// <summary>
+    /// After the stores: each four channels' outputs (as stored, after residual and ReLU) quantized and packed into
+    /// their slot, lowest channel in the lowest byte. Only tiles of whole slots pack (see <see cref="PacksWholeSlots"/>).
+    /// </summary>
+    private static void EmitPacking(SourceWriter w, Tile tile)
+    {
+        bool scalar = tile.Width is null;
+        int lanes = tile.Width?.Lanes ?? 1;
+        string V = tile.Width?.Vector ?? "";
+        const string inverse = "slotInverse";
+        for (int t = 0; 4 * t < tile.Rows; t++)
+        {
+            for (int v = 0; v < tile.Vectors; v++)
+            {
+                string Acc(int c) => scalar ? $"acc{4 * t + c}" : $"acc{4 * t + c}x{v}";
+                string offset = v == 0 ? "p" : $"p + {v * lanes}";
+                string target = scalar ? $"Unsafe.Add(ref slots{t}, {offset})" : $"ref slots{t}, (nuint)({offset})";
+                string slot = $"{PackMethod}({Acc(0)}, {Acc(1)}, {Acc(2)}, {Acc(3)}, {inverse}, slotLow, slotHigh, slotZero)";
+                w.Line(scalar ? $"{target} = {slot};" : $"{slot}.StoreUnsafe({target});");
+            }
+        }
     }
 
     private void EmitShapeInterface(SourceWriter w)
     {
         w.Line($"/// <summary>An int8 1x1 convolution's shape: <see cref=\"{PointwiseShapeInterface}\"/> and the 32-bit slots of four input channels per group. Its tiles read the scale, then the bias, then the weights, each <c>blockRows</c> apart, from <c>bias</c>.</summary>");
         using (w.Open($"private interface {ShapeInterface} : {PointwiseShapeInterface}"))
+        {
             w.Line("static abstract int Quads { get; }");
+            w.Line("// Packing the next convolution's slots in the epilogue: where logical channel 0 falls among its input channels, and its channels per group.");
+            w.Line("static virtual bool PacksSlots => false;");
+            w.Line("static virtual int SlotChannelOffset => 0;");
+            w.Line("static virtual int SlotInPerGroup => 4;");
+        }
         w.Line();
     }
 
@@ -122,11 +226,12 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
         int lanes = tile.Width?.Lanes ?? 1;
         w.Line($"/// <summary>{tile.Rows} × {tile.Pixels} {(scalar ? "scalar" : V)} int8 tile{(arm ? ", SDOT by element (ARM64 with Dp)" : "")}; see <see cref=\"{ShapeInterface}\"/>.</summary>");
         w.Line(KernelSyntax.Optimized);
-        w.Line($"private static void {name}<TShape>({TileParameters})");
+        w.Line($"private static void {name}<TShape>({TileParametersOf(tile)})");
         w.Line($"    {TileConstraint}");
         using (w.OpenScope())
         {
             EmitOutputRows(w, tile);
+            if (PacksWholeSlots(tile)) EmitSlotRows(w, tile);
             using (w.Open($"for (int p = start; p <= last; p{(tile.Pixels == 1 ? "++" : $" += {tile.Pixels}")})"))
             {
                 for (int i = 0; i < tile.Rows; i++)
@@ -177,6 +282,9 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
                     for (int v = 0; v < tile.Vectors; v++) w.Line($"var acc{i}x{v} = {Int8Simd}.Dequantize(sum{i}x{v}, scale{i}, shift{i});");
                 }
                 EmitEpilogue(w, tile, (i, v) => scalar ? $"acc{i}" : $"acc{i}x{v}");
+                if (PacksWholeSlots(tile))
+                    using (w.Open("if (TShape.PacksSlots)"))
+                        EmitPacking(w, tile);
             }
         }
         w.Line();

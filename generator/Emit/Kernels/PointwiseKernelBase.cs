@@ -91,9 +91,34 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             if (op.ShuffleGroups > 1) name += op.OfficialShuffle ? $"_OfficialShuffle{op.ShuffleGroups}" : $"_Shuffle{op.ShuffleGroups}";
             if (op.Residual is not null) name += "_Residual";
             if (op.Relu) name += "_Relu";
-            return name;
+            return name + GeometrySuffix;
         }
     }
+
+    /// <summary>What the kind adds to the geometry's name for code of its own (an int8 convolution packing its consumer's slots).</summary>
+    protected virtual string GeometrySuffix => "";
+
+    /// <summary>
+    /// Whether this convolution also packs the next one's slots from its outputs (<see cref="PointwiseOp.Packs"/>): its
+    /// variants then take the slot tensor and the quantize layer's packed inverse scale and zero point.
+    /// </summary>
+    protected virtual bool PacksSlots => false;
+
+    /// <summary>
+    /// Whether this kind's tiles take the slot tensor and quantize parameters (null references where the convolution
+    /// packs none; its shape's constant then drops the packing), so packing and plain convolutions share one tile.
+    /// </summary>
+    protected virtual bool TilesTakeSlots => false;
+
+    /// <summary>The call site's slot tensor and quantize parameters, when <see cref="PacksSlots"/>.</summary>
+    protected virtual string SlotOperands => "";
+
+    private const string SlotParameters = ", ref float slots, ref float quantize";
+
+    private const string SlotArguments = ", ref slots, ref quantize";
+
+    /// <summary>What a convolution packing no slots passes its tiles: one null reference, declared once per variant.</summary>
+    private const string NoSlotArguments = ", ref noSlots, ref noSlots";
 
     /// <summary>
     /// Whether the convolution reads or writes through plane tables. The tables are literals of its shape struct, so it
@@ -126,7 +151,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     public string CallStatement()
     {
         var op = Op;
-        return $"{Name}({OperandRefs.Of(op.Input, op.InputPlanes)}, {OperandRefs.Of(op.Output, op.OutputPlanes)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))}, {WorkRange.Arguments});";
+        return $"{Name}({OperandRefs.Of(op.Input, op.InputPlanes)}, {OperandRefs.Of(op.Output, op.OutputPlanes)}, {OperandRefs.Weights(op)}{(op.Residual is null ? "" : ", " + OperandRefs.Of(op.Residual))}{(PacksSlots ? ", " + SlotOperands : "")}, {WorkRange.Arguments});";
     }
 
     /// <summary>The packed blocks a group holds: the full ones, then the tail block, if any.</summary>
@@ -135,9 +160,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// <summary>The convolution's work items: its packed blocks, group by group, each an independent set of output channels.</summary>
     public int WorkItems => Op.Groups * BlocksPerGroup;
 
-    private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual") + ", " + WorkRange.Parameters;
+    private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual") + (PacksSlots ? SlotParameters : "") + ", " + WorkRange.Parameters;
 
-    private string Arguments => "ref source, ref destination, ref weights" + (Op.Residual is null ? "" : ", ref residual") + ", " + WorkRange.Arguments;
+    private string Arguments => "ref source, ref destination, ref weights" + (Op.Residual is null ? "" : ", ref residual") + (PacksSlots ? SlotArguments : "") + ", " + WorkRange.Arguments;
 
     /// <summary>What the dispatcher's summary says the convolution computes in, e.g. <c>, in int8</c>.</summary>
     protected virtual string ArithmeticNote => "";
@@ -244,6 +269,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {VariantDefinitionName(width)}({Parameters}){(TableKernel ? " " + TileConstraint : "")}"))
         {
+            if (TilesTakeSlots && !PacksSlots) w.Line("ref float noSlots = ref Unsafe.NullRef<float>();");
             int chunk = PixelChunkOf(width);
             int chunked = chunk == 0 ? 0 : pixels / chunk * chunk;
             if (chunk > 0)
@@ -310,7 +336,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         {
             string constants = call.Row == 0 ? "ref block" : $"ref Unsafe.Add(ref block, {call.Row})";
             string channel = Loop.Sum($"k * {op.OutPerGroup}", j, call.Row.ToString());
-            w.Line($"{TileName(call.Tile)}<{(TableKernel ? "TShape" : ShapeName)}>(ref groupInput, ref destination, {residual}, {constants}, {blockRows}, {channel}, {call.Start}, {call.Last});");
+            w.Line($"{TileName(call.Tile)}<{(TableKernel ? "TShape" : ShapeName)}>(ref groupInput, ref destination, {residual}, {constants}, {blockRows}, {channel}, {call.Start}, {call.Last}{(call.Tile.Slots ? (PacksSlots ? SlotArguments : NoSlotArguments) : "")});");
         }
     }
 
@@ -318,7 +344,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// A register tile: <see cref="Rows"/> channels × <see cref="Vectors"/> vectors of pixels on one vector type
     /// (<see cref="Width"/> null: one pixel at a time, for planes narrower than a vector).
     /// </summary>
-    protected sealed record Tile(Width? Width, int Rows, int Vectors, bool Neon)
+    protected sealed record Tile(Width? Width, int Rows, int Vectors, bool Neon, bool Slots = false)
     {
         public int Pixels => Width is null ? 1 : Vectors * Width.Lanes;
     }
@@ -400,7 +426,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                 }
                 else
                 {
-                    yield return new TileCall(new Tile(null, rows, 1, Neon: false), r0, done.ToString(), (pixels - 1).ToString());
+                    yield return new TileCall(new Tile(null, rows, 1, Neon: false, TilesTakeSlots), r0, done.ToString(), (pixels - 1).ToString());
                 }
             }
         }
@@ -409,7 +435,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
 
     /// <summary>ARM64 gets its own body for tiles where four channels' weights fill one Vector128 (by-element FMLA or SDOT).</summary>
     /// <remarks>A tile's body does not depend on the walk's accumulator budget, so <see cref="V256Vnni"/>'s walk calls V256 tiles.</remarks>
-    private Tile TileOf(Width width, int rows, int vectors) => new(width == V256Vnni ? V256 : width, rows, vectors, Neon: Neon && width == V128 && rows == V128.Rows);
+    private Tile TileOf(Width width, int rows, int vectors) => new(width == V256Vnni ? V256 : width, rows, vectors, Neon: Neon && width == V128 && rows == V128.Rows, TilesTakeSlots);
 
     /// <summary>Whether <paramref name="a"/> and <paramref name="b"/> walk every block with the same tile calls (a variant for both would be a copy).</summary>
     protected bool SameWalk(Width a, Width b)
@@ -494,7 +520,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             new KernelVariant(null, $"{name}_Broadcast<TShape>", "broadcast"),
         };
         KernelSyntax.EmitDispatcher(w, $"{tile.Rows} × {tile.Pixels} Vector128 tile: its {Arm.Suffix} body on ARM64, else its broadcast body.",
-            $"{name}<TShape>({TileParameters}) {TileConstraint}", TileArguments, variants);
+            $"{name}<TShape>({TileParametersOf(tile)}) {TileConstraint}", TileArguments + (tile.Slots ? SlotArguments : ""), variants);
         EmitTile(w, tile, $"{name}_{Arm.Suffix}", arm: true);
         EmitTile(w, tile, $"{name}_Broadcast", arm: false);
     }
@@ -516,6 +542,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     protected const string TileParameters = "ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last";
 
     protected string TileConstraint => "where TShape : struct, " + ShapeInterface;
+
+    /// <summary>A tile's parameters: with <see cref="TilesTakeSlots"/>, the slot tensor and the quantize parameters too.</summary>
+    protected static string TileParametersOf(Tile tile) => TileParameters + (tile.Slots ? SlotParameters : "");
 
     private static void EmitShapeInterface(SourceWriter w)
     {

@@ -42,7 +42,7 @@ internal sealed class QuantizeKernel : IKernelEmitter
     public string Name => TableKernels.Name(GeometryName, _op.InputPlanes, _op.OutputPlanes);
 
     /// <summary>The slots of four channels, group by group: each packs planes of its own, so a team splits by them.</summary>
-    public int WorkItems => _op.Groups * ((_op.InPerGroup + 3) / 4);
+    public int WorkItems => _op.OwnSlots;
 
     /// <summary>Every table kernel of one geometry runs the same width methods, so <c>KernelPaths</c> reports them once.</summary>
     public string PathKey => TableKernels.PathKey(GeometryName, _op.InputPlanes, _op.OutputPlanes);

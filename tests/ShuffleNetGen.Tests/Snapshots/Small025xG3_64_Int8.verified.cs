@@ -20,7 +20,7 @@ namespace Snapshots;
 /// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums),
 /// and the classifier (its features quantized per image, int8 weights with a scale per class); stem, depthwise
 /// convolutions and pools in float. Each <c>….input_q</c> tensor holds four activations per slot.
-/// Memory plan (4-byte slots: a float or four int8 activations): arena 8640, no reuse 76705, live lower bound 8640.
+/// Memory plan (4-byte slots: a float or four int8 activations): arena 8192, no reuse 40225, live lower bound 8192.
 /// <code>
 /// tensor                     shape           offset     length   live steps
 /// stem                       6x32x32                 0      6144   0-1
@@ -28,85 +28,102 @@ namespace Snapshots;
 /// units.0.out                60x8x8                  0      3840   2-12
 /// units.0.conv1.input_q      2x16x16x4b           7680       512   3-4
 /// units.0.bottleneck         15x16x16             3840      3840   4-5
-/// units.0.depthwise          15x8x8               7680       960   5-6
-/// units.0.conv3.input_q      6x8x8x4b             3840       384   6-7
+/// units.0.conv3.input_q      6x8x8x4b             7680       384   5-7
 /// units.1.conv1.input_q      15x8x8x4b            3840       960   8-9
 /// units.1.bottleneck         15x8x8               4800       960   9-10
-/// units.1.depthwise          15x8x8               3840       960   10-11
-/// units.1.conv3.input_q      6x8x8x4b             7680       384   11-12
-/// units.1.out                60x8x8               3840      3840   12-17
-/// units.2.conv1.input_q      15x8x8x4b               0       960   13-14
-/// units.2.bottleneck         15x8x8                960       960   14-15
-/// units.2.depthwise          15x8x8                  0       960   15-16
-/// units.2.conv3.input_q      6x8x8x4b             7680       384   16-17
+/// units.1.conv3.input_q      6x8x8x4b             5760       384   10-12
+/// units.1.out                60x8x8                  0      3840   12-17
+/// units.2.conv1.input_q      15x8x8x4b            3840       960   12-14
+/// units.2.bottleneck         15x8x8               4800       960   14-15
+/// units.2.conv3.input_q      6x8x8x4b             5760       384   15-17
 /// units.2.out                60x8x8                  0      3840   17-22
-/// units.3.conv1.input_q      15x8x8x4b            3840       960   18-19
+/// units.3.conv1.input_q      15x8x8x4b            3840       960   17-19
 /// units.3.bottleneck         15x8x8               4800       960   19-20
-/// units.3.depthwise          15x8x8               3840       960   20-21
-/// units.3.conv3.input_q      6x8x8x4b             7680       384   21-22
-/// units.3.out                60x8x8               3840      3840   22-24
-/// units.4.out                120x4x4                 0      1920   23-33
-/// units.4.conv1.input_q      15x8x8x4b            7680       960   24-25
-/// units.4.bottleneck         30x8x8               1920      1920   25-26
-/// units.4.depthwise          30x4x4               3840       480   26-27
-/// units.4.conv3.input_q      9x4x4x4b             1920       144   27-28
-/// units.5.conv1.input_q      30x4x4x4b            1920       480   29-30
-/// units.5.bottleneck         30x4x4               2400       480   30-31
-/// units.5.depthwise          30x4x4               1920       480   31-32
-/// units.5.conv3.input_q      9x4x4x4b             3840       144   32-33
-/// units.5.out                120x4x4              1920      1920   33-38
-/// units.6.conv1.input_q      30x4x4x4b               0       480   34-35
+/// units.3.conv3.input_q      6x8x8x4b             3840       384   20-22
+/// units.3.out                60x8x8                  0      3840   22-23
+/// units.4.conv1.input_q      15x8x8x4b            5760       960   22-25
+/// units.4.out                120x4x4              3840      1920   23-33
+/// units.4.bottleneck         30x8x8                  0      1920   25-26
+/// units.4.conv3.input_q      9x4x4x4b             1920       144   26-28
+/// units.5.conv1.input_q      30x4x4x4b               0       480   28-30
+/// units.5.bottleneck         30x4x4                480       480   30-31
+/// units.5.conv3.input_q      9x4x4x4b              960       144   31-33
+/// units.5.out                120x4x4              3840      1920   33-38
+/// units.6.conv1.input_q      30x4x4x4b               0       480   33-35
 /// units.6.bottleneck         30x4x4                480       480   35-36
-/// units.6.depthwise          30x4x4                  0       480   36-37
-/// units.6.conv3.input_q      9x4x4x4b             3840       144   37-38
-/// units.6.out                120x4x4                 0      1920   38-43
-/// units.7.conv1.input_q      30x4x4x4b            1920       480   39-40
-/// units.7.bottleneck         30x4x4               2400       480   40-41
-/// units.7.depthwise          30x4x4               1920       480   41-42
-/// units.7.conv3.input_q      9x4x4x4b             3840       144   42-43
-/// units.7.out                120x4x4              1920      1920   43-48
-/// units.8.conv1.input_q      30x4x4x4b               0       480   44-45
+/// units.6.conv3.input_q      9x4x4x4b              960       144   36-38
+/// units.6.out                120x4x4              3840      1920   38-43
+/// units.7.conv1.input_q      30x4x4x4b               0       480   38-40
+/// units.7.bottleneck         30x4x4                480       480   40-41
+/// units.7.conv3.input_q      9x4x4x4b              960       144   41-43
+/// units.7.out                120x4x4              3840      1920   43-48
+/// units.8.conv1.input_q      30x4x4x4b               0       480   43-45
 /// units.8.bottleneck         30x4x4                480       480   45-46
-/// units.8.depthwise          30x4x4                  0       480   46-47
-/// units.8.conv3.input_q      9x4x4x4b             3840       144   47-48
-/// units.8.out                120x4x4                 0      1920   48-53
-/// units.9.conv1.input_q      30x4x4x4b            1920       480   49-50
-/// units.9.bottleneck         30x4x4               2400       480   50-51
-/// units.9.depthwise          30x4x4               1920       480   51-52
-/// units.9.conv3.input_q      9x4x4x4b             3840       144   52-53
-/// units.9.out                120x4x4              1920      1920   53-58
-/// units.10.conv1.input_q     30x4x4x4b               0       480   54-55
+/// units.8.conv3.input_q      9x4x4x4b              960       144   46-48
+/// units.8.out                120x4x4              3840      1920   48-53
+/// units.9.conv1.input_q      30x4x4x4b               0       480   48-50
+/// units.9.bottleneck         30x4x4                480       480   50-51
+/// units.9.conv3.input_q      9x4x4x4b              960       144   51-53
+/// units.9.out                120x4x4              3840      1920   53-58
+/// units.10.conv1.input_q     30x4x4x4b               0       480   53-55
 /// units.10.bottleneck        30x4x4                480       480   55-56
-/// units.10.depthwise         30x4x4                  0       480   56-57
-/// units.10.conv3.input_q     9x4x4x4b             3840       144   57-58
-/// units.10.out               120x4x4                 0      1920   58-63
-/// units.11.conv1.input_q     30x4x4x4b            1920       480   59-60
-/// units.11.bottleneck        30x4x4               2400       480   60-61
-/// units.11.depthwise         30x4x4               1920       480   61-62
-/// units.11.conv3.input_q     9x4x4x4b             3840       144   62-63
-/// units.11.out               120x4x4              1920      1920   63-65
+/// units.10.conv3.input_q     9x4x4x4b              960       144   56-58
+/// units.10.out               120x4x4              3840      1920   58-63
+/// units.11.conv1.input_q     30x4x4x4b               0       480   58-60
+/// units.11.bottleneck        30x4x4                480       480   60-61
+/// units.11.conv3.input_q     9x4x4x4b                0       144   61-63
+/// units.11.out               120x4x4              3840      1920   63-64
+/// units.12.conv1.input_q     30x4x4x4b            1920       480   63-66
 /// units.12.out               240x2x2                 0       960   64-74
-/// units.12.conv1.input_q     30x4x4x4b            3840       480   65-66
 /// units.12.bottleneck        60x4x4                960       960   66-67
-/// units.12.depthwise         60x2x2               1920       240   67-68
-/// units.12.conv3.input_q     15x2x2x4b             960        60   68-69
-/// units.13.conv1.input_q     60x2x2x4b             960       240   70-71
+/// units.12.conv3.input_q     15x2x2x4b            1920        60   67-69
+/// units.13.conv1.input_q     60x2x2x4b             960       240   69-71
 /// units.13.bottleneck        60x2x2               1200       240   71-72
-/// units.13.depthwise         60x2x2                960       240   72-73
-/// units.13.conv3.input_q     15x2x2x4b            1920        60   73-74
-/// units.13.out               240x2x2               960       960   74-79
-/// units.14.conv1.input_q     60x2x2x4b               0       240   75-76
-/// units.14.bottleneck        60x2x2                240       240   76-77
-/// units.14.depthwise         60x2x2                  0       240   77-78
-/// units.14.conv3.input_q     15x2x2x4b            1920        60   78-79
+/// units.13.conv3.input_q     15x2x2x4b            1440        60   72-74
+/// units.13.out               240x2x2                 0       960   74-79
+/// units.14.conv1.input_q     60x2x2x4b             960       240   74-76
+/// units.14.bottleneck        60x2x2               1200       240   76-77
+/// units.14.conv3.input_q     15x2x2x4b            1440        60   77-79
 /// units.14.out               240x2x2                 0       960   79-84
-/// units.15.conv1.input_q     60x2x2x4b             960       240   80-81
+/// units.15.conv1.input_q     60x2x2x4b             960       240   79-81
 /// units.15.bottleneck        60x2x2               1200       240   81-82
-/// units.15.depthwise         60x2x2                960       240   82-83
-/// units.15.conv3.input_q     15x2x2x4b            1920        60   83-84
-/// units.15.out               240x2x2               960       960   84-85
-/// globalpool                 240x1x1                 0       240   85-86
-/// fc.input_q                 65x1x1x4b             240        65   86-87
+/// units.15.conv3.input_q     15x2x2x4b             960        60   82-84
+/// units.15.out               240x2x2                 0       960   84-85
+/// globalpool                 240x1x1               960       240   85-86
+/// fc.input_q                 65x1x1x4b               0        65   86-87
+/// </code>
+/// Slots packed by their producers (a 1x1 convolution's floats stay for residuals, pools and concats; a depthwise output stays on its stack):
+/// <code>
+/// units.0.conv3.input_q      by units.0.dw
+/// units.1.conv3.input_q      by units.1.dw
+/// units.2.conv1.input_q      by units.1.conv3
+/// units.2.conv3.input_q      by units.2.dw
+/// units.3.conv1.input_q      by units.2.conv3
+/// units.3.conv3.input_q      by units.3.dw
+/// units.4.conv1.input_q      by units.3.conv3
+/// units.4.conv3.input_q      by units.4.dw
+/// units.5.conv1.input_q      by units.4.conv3; slots 0-14 of 30 by units.5.conv1.quantize
+/// units.5.conv3.input_q      by units.5.dw
+/// units.6.conv1.input_q      by units.5.conv3
+/// units.6.conv3.input_q      by units.6.dw
+/// units.7.conv1.input_q      by units.6.conv3
+/// units.7.conv3.input_q      by units.7.dw
+/// units.8.conv1.input_q      by units.7.conv3
+/// units.8.conv3.input_q      by units.8.dw
+/// units.9.conv1.input_q      by units.8.conv3
+/// units.9.conv3.input_q      by units.9.dw
+/// units.10.conv1.input_q     by units.9.conv3
+/// units.10.conv3.input_q     by units.10.dw
+/// units.11.conv1.input_q     by units.10.conv3
+/// units.11.conv3.input_q     by units.11.dw
+/// units.12.conv1.input_q     by units.11.conv3
+/// units.12.conv3.input_q     by units.12.dw
+/// units.13.conv1.input_q     by units.12.conv3; slots 0-29 of 60 by units.13.conv1.quantize
+/// units.13.conv3.input_q     by units.13.dw
+/// units.14.conv1.input_q     by units.13.conv3
+/// units.14.conv3.input_q     by units.14.dw
+/// units.15.conv1.input_q     by units.14.conv3
+/// units.15.conv3.input_q     by units.15.dw
 /// </code>
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
@@ -124,15 +141,15 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     /// <summary>Logits written by <see cref="Forward(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public const int Classes = 10;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
-    public const int ArenaLength = 8640;
+    public const int ArenaLength = 8192;
     /// <summary>Bytes of the activation arena (4 per slot: a float, or an int8 model's four packed activations).</summary>
-    public const long ArenaBytes = 34560;
+    public const long ArenaBytes = 32768;
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 104640;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 76705;
+    public const long NaiveActivationLength = 40225;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
-    public const int LiveLowerBound = 8640;
+    public const int LiveLowerBound = 8192;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
     public const long ParameterCount = 67376;
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
@@ -145,85 +162,69 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private const int Arena_units_0_out = 0;
     private const int Arena_units_0_conv1_input_q = 7680;
     private const int Arena_units_0_bottleneck = 3840;
-    private const int Arena_units_0_depthwise = 7680;
-    private const int Arena_units_0_conv3_input_q = 3840;
+    private const int Arena_units_0_conv3_input_q = 7680;
     private const int Arena_units_1_conv1_input_q = 3840;
     private const int Arena_units_1_bottleneck = 4800;
-    private const int Arena_units_1_depthwise = 3840;
-    private const int Arena_units_1_conv3_input_q = 7680;
-    private const int Arena_units_1_out = 3840;
-    private const int Arena_units_2_conv1_input_q = 0;
-    private const int Arena_units_2_bottleneck = 960;
-    private const int Arena_units_2_depthwise = 0;
-    private const int Arena_units_2_conv3_input_q = 7680;
+    private const int Arena_units_1_conv3_input_q = 5760;
+    private const int Arena_units_1_out = 0;
+    private const int Arena_units_2_conv1_input_q = 3840;
+    private const int Arena_units_2_bottleneck = 4800;
+    private const int Arena_units_2_conv3_input_q = 5760;
     private const int Arena_units_2_out = 0;
     private const int Arena_units_3_conv1_input_q = 3840;
     private const int Arena_units_3_bottleneck = 4800;
-    private const int Arena_units_3_depthwise = 3840;
-    private const int Arena_units_3_conv3_input_q = 7680;
-    private const int Arena_units_3_out = 3840;
-    private const int Arena_units_4_out = 0;
-    private const int Arena_units_4_conv1_input_q = 7680;
-    private const int Arena_units_4_bottleneck = 1920;
-    private const int Arena_units_4_depthwise = 3840;
+    private const int Arena_units_3_conv3_input_q = 3840;
+    private const int Arena_units_3_out = 0;
+    private const int Arena_units_4_conv1_input_q = 5760;
+    private const int Arena_units_4_out = 3840;
+    private const int Arena_units_4_bottleneck = 0;
     private const int Arena_units_4_conv3_input_q = 1920;
-    private const int Arena_units_5_conv1_input_q = 1920;
-    private const int Arena_units_5_bottleneck = 2400;
-    private const int Arena_units_5_depthwise = 1920;
-    private const int Arena_units_5_conv3_input_q = 3840;
-    private const int Arena_units_5_out = 1920;
+    private const int Arena_units_5_conv1_input_q = 0;
+    private const int Arena_units_5_bottleneck = 480;
+    private const int Arena_units_5_conv3_input_q = 960;
+    private const int Arena_units_5_out = 3840;
     private const int Arena_units_6_conv1_input_q = 0;
     private const int Arena_units_6_bottleneck = 480;
-    private const int Arena_units_6_depthwise = 0;
-    private const int Arena_units_6_conv3_input_q = 3840;
-    private const int Arena_units_6_out = 0;
-    private const int Arena_units_7_conv1_input_q = 1920;
-    private const int Arena_units_7_bottleneck = 2400;
-    private const int Arena_units_7_depthwise = 1920;
-    private const int Arena_units_7_conv3_input_q = 3840;
-    private const int Arena_units_7_out = 1920;
+    private const int Arena_units_6_conv3_input_q = 960;
+    private const int Arena_units_6_out = 3840;
+    private const int Arena_units_7_conv1_input_q = 0;
+    private const int Arena_units_7_bottleneck = 480;
+    private const int Arena_units_7_conv3_input_q = 960;
+    private const int Arena_units_7_out = 3840;
     private const int Arena_units_8_conv1_input_q = 0;
     private const int Arena_units_8_bottleneck = 480;
-    private const int Arena_units_8_depthwise = 0;
-    private const int Arena_units_8_conv3_input_q = 3840;
-    private const int Arena_units_8_out = 0;
-    private const int Arena_units_9_conv1_input_q = 1920;
-    private const int Arena_units_9_bottleneck = 2400;
-    private const int Arena_units_9_depthwise = 1920;
-    private const int Arena_units_9_conv3_input_q = 3840;
-    private const int Arena_units_9_out = 1920;
+    private const int Arena_units_8_conv3_input_q = 960;
+    private const int Arena_units_8_out = 3840;
+    private const int Arena_units_9_conv1_input_q = 0;
+    private const int Arena_units_9_bottleneck = 480;
+    private const int Arena_units_9_conv3_input_q = 960;
+    private const int Arena_units_9_out = 3840;
     private const int Arena_units_10_conv1_input_q = 0;
     private const int Arena_units_10_bottleneck = 480;
-    private const int Arena_units_10_depthwise = 0;
-    private const int Arena_units_10_conv3_input_q = 3840;
-    private const int Arena_units_10_out = 0;
-    private const int Arena_units_11_conv1_input_q = 1920;
-    private const int Arena_units_11_bottleneck = 2400;
-    private const int Arena_units_11_depthwise = 1920;
-    private const int Arena_units_11_conv3_input_q = 3840;
-    private const int Arena_units_11_out = 1920;
+    private const int Arena_units_10_conv3_input_q = 960;
+    private const int Arena_units_10_out = 3840;
+    private const int Arena_units_11_conv1_input_q = 0;
+    private const int Arena_units_11_bottleneck = 480;
+    private const int Arena_units_11_conv3_input_q = 0;
+    private const int Arena_units_11_out = 3840;
+    private const int Arena_units_12_conv1_input_q = 1920;
     private const int Arena_units_12_out = 0;
-    private const int Arena_units_12_conv1_input_q = 3840;
     private const int Arena_units_12_bottleneck = 960;
-    private const int Arena_units_12_depthwise = 1920;
-    private const int Arena_units_12_conv3_input_q = 960;
+    private const int Arena_units_12_conv3_input_q = 1920;
     private const int Arena_units_13_conv1_input_q = 960;
     private const int Arena_units_13_bottleneck = 1200;
-    private const int Arena_units_13_depthwise = 960;
-    private const int Arena_units_13_conv3_input_q = 1920;
-    private const int Arena_units_13_out = 960;
-    private const int Arena_units_14_conv1_input_q = 0;
-    private const int Arena_units_14_bottleneck = 240;
-    private const int Arena_units_14_depthwise = 0;
-    private const int Arena_units_14_conv3_input_q = 1920;
+    private const int Arena_units_13_conv3_input_q = 1440;
+    private const int Arena_units_13_out = 0;
+    private const int Arena_units_14_conv1_input_q = 960;
+    private const int Arena_units_14_bottleneck = 1200;
+    private const int Arena_units_14_conv3_input_q = 1440;
     private const int Arena_units_14_out = 0;
     private const int Arena_units_15_conv1_input_q = 960;
     private const int Arena_units_15_bottleneck = 1200;
-    private const int Arena_units_15_depthwise = 960;
-    private const int Arena_units_15_conv3_input_q = 1920;
-    private const int Arena_units_15_out = 960;
-    private const int Arena_globalpool = 0;
-    private const int Arena_fc_input_q = 240;
+    private const int Arena_units_15_conv3_input_q = 960;
+    private const int Arena_units_15_out = 0;
+    private const int Arena_globalpool = 960;
+    private const int Arena_fc_input_q = 0;
 
     // Where each op's packed weights start in _sngWeights (floats).
     private const int Weights_conv1 = 0;
@@ -665,85 +666,69 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             new("units.0.out", 0, 3840, 2, 12),
             new("units.0.bottleneck", 3840, 3840, 4, 5),
             new("units.0.conv1.input_q", 7680, 512, 3, 4),
-            new("units.0.depthwise", 7680, 960, 5, 6),
-            new("units.0.conv3.input_q", 3840, 384, 6, 7),
-            new("units.1.out", 3840, 3840, 12, 17),
+            new("units.0.conv3.input_q", 7680, 384, 5, 7),
+            new("units.1.out", 0, 3840, 12, 17),
             new("units.1.bottleneck", 4800, 960, 9, 10),
             new("units.1.conv1.input_q", 3840, 960, 8, 9),
-            new("units.1.depthwise", 3840, 960, 10, 11),
-            new("units.1.conv3.input_q", 7680, 384, 11, 12),
+            new("units.1.conv3.input_q", 5760, 384, 10, 12),
             new("units.2.out", 0, 3840, 17, 22),
-            new("units.2.bottleneck", 960, 960, 14, 15),
-            new("units.2.conv1.input_q", 0, 960, 13, 14),
-            new("units.2.depthwise", 0, 960, 15, 16),
-            new("units.2.conv3.input_q", 7680, 384, 16, 17),
-            new("units.3.out", 3840, 3840, 22, 24),
+            new("units.2.bottleneck", 4800, 960, 14, 15),
+            new("units.2.conv1.input_q", 3840, 960, 12, 14),
+            new("units.2.conv3.input_q", 5760, 384, 15, 17),
+            new("units.3.out", 0, 3840, 22, 23),
             new("units.3.bottleneck", 4800, 960, 19, 20),
-            new("units.3.conv1.input_q", 3840, 960, 18, 19),
-            new("units.3.depthwise", 3840, 960, 20, 21),
-            new("units.3.conv3.input_q", 7680, 384, 21, 22),
-            new("units.4.out", 0, 1920, 23, 33),
-            new("units.4.bottleneck", 1920, 1920, 25, 26),
-            new("units.4.conv1.input_q", 7680, 960, 24, 25),
-            new("units.4.depthwise", 3840, 480, 26, 27),
-            new("units.4.conv3.input_q", 1920, 144, 27, 28),
-            new("units.5.out", 1920, 1920, 33, 38),
-            new("units.5.bottleneck", 2400, 480, 30, 31),
-            new("units.5.conv1.input_q", 1920, 480, 29, 30),
-            new("units.5.depthwise", 1920, 480, 31, 32),
-            new("units.5.conv3.input_q", 3840, 144, 32, 33),
-            new("units.6.out", 0, 1920, 38, 43),
+            new("units.3.conv1.input_q", 3840, 960, 17, 19),
+            new("units.3.conv3.input_q", 3840, 384, 20, 22),
+            new("units.4.out", 3840, 1920, 23, 33),
+            new("units.4.bottleneck", 0, 1920, 25, 26),
+            new("units.4.conv1.input_q", 5760, 960, 22, 25),
+            new("units.4.conv3.input_q", 1920, 144, 26, 28),
+            new("units.5.out", 3840, 1920, 33, 38),
+            new("units.5.bottleneck", 480, 480, 30, 31),
+            new("units.5.conv1.input_q", 0, 480, 28, 30),
+            new("units.5.conv3.input_q", 960, 144, 31, 33),
+            new("units.6.out", 3840, 1920, 38, 43),
             new("units.6.bottleneck", 480, 480, 35, 36),
-            new("units.6.conv1.input_q", 0, 480, 34, 35),
-            new("units.6.depthwise", 0, 480, 36, 37),
-            new("units.6.conv3.input_q", 3840, 144, 37, 38),
-            new("units.7.out", 1920, 1920, 43, 48),
-            new("units.7.bottleneck", 2400, 480, 40, 41),
-            new("units.7.conv1.input_q", 1920, 480, 39, 40),
-            new("units.7.depthwise", 1920, 480, 41, 42),
-            new("units.7.conv3.input_q", 3840, 144, 42, 43),
-            new("units.8.out", 0, 1920, 48, 53),
+            new("units.6.conv1.input_q", 0, 480, 33, 35),
+            new("units.6.conv3.input_q", 960, 144, 36, 38),
+            new("units.7.out", 3840, 1920, 43, 48),
+            new("units.7.bottleneck", 480, 480, 40, 41),
+            new("units.7.conv1.input_q", 0, 480, 38, 40),
+            new("units.7.conv3.input_q", 960, 144, 41, 43),
+            new("units.8.out", 3840, 1920, 48, 53),
             new("units.8.bottleneck", 480, 480, 45, 46),
-            new("units.8.conv1.input_q", 0, 480, 44, 45),
-            new("units.8.depthwise", 0, 480, 46, 47),
-            new("units.8.conv3.input_q", 3840, 144, 47, 48),
-            new("units.9.out", 1920, 1920, 53, 58),
-            new("units.9.bottleneck", 2400, 480, 50, 51),
-            new("units.9.conv1.input_q", 1920, 480, 49, 50),
-            new("units.9.depthwise", 1920, 480, 51, 52),
-            new("units.9.conv3.input_q", 3840, 144, 52, 53),
-            new("units.10.out", 0, 1920, 58, 63),
+            new("units.8.conv1.input_q", 0, 480, 43, 45),
+            new("units.8.conv3.input_q", 960, 144, 46, 48),
+            new("units.9.out", 3840, 1920, 53, 58),
+            new("units.9.bottleneck", 480, 480, 50, 51),
+            new("units.9.conv1.input_q", 0, 480, 48, 50),
+            new("units.9.conv3.input_q", 960, 144, 51, 53),
+            new("units.10.out", 3840, 1920, 58, 63),
             new("units.10.bottleneck", 480, 480, 55, 56),
-            new("units.10.conv1.input_q", 0, 480, 54, 55),
-            new("units.10.depthwise", 0, 480, 56, 57),
-            new("units.10.conv3.input_q", 3840, 144, 57, 58),
-            new("units.11.out", 1920, 1920, 63, 65),
-            new("units.11.bottleneck", 2400, 480, 60, 61),
-            new("units.11.conv1.input_q", 1920, 480, 59, 60),
-            new("units.11.depthwise", 1920, 480, 61, 62),
-            new("units.11.conv3.input_q", 3840, 144, 62, 63),
+            new("units.10.conv1.input_q", 0, 480, 53, 55),
+            new("units.10.conv3.input_q", 960, 144, 56, 58),
+            new("units.11.out", 3840, 1920, 63, 64),
+            new("units.11.bottleneck", 480, 480, 60, 61),
+            new("units.11.conv1.input_q", 0, 480, 58, 60),
+            new("units.11.conv3.input_q", 0, 144, 61, 63),
             new("units.12.out", 0, 960, 64, 74),
             new("units.12.bottleneck", 960, 960, 66, 67),
-            new("units.12.conv1.input_q", 3840, 480, 65, 66),
-            new("units.12.depthwise", 1920, 240, 67, 68),
-            new("units.12.conv3.input_q", 960, 60, 68, 69),
-            new("units.13.out", 960, 960, 74, 79),
+            new("units.12.conv1.input_q", 1920, 480, 63, 66),
+            new("units.12.conv3.input_q", 1920, 60, 67, 69),
+            new("units.13.out", 0, 960, 74, 79),
             new("units.13.bottleneck", 1200, 240, 71, 72),
-            new("units.13.conv1.input_q", 960, 240, 70, 71),
-            new("units.13.depthwise", 960, 240, 72, 73),
-            new("units.13.conv3.input_q", 1920, 60, 73, 74),
+            new("units.13.conv1.input_q", 960, 240, 69, 71),
+            new("units.13.conv3.input_q", 1440, 60, 72, 74),
             new("units.14.out", 0, 960, 79, 84),
-            new("units.14.bottleneck", 240, 240, 76, 77),
-            new("units.14.conv1.input_q", 0, 240, 75, 76),
-            new("units.14.depthwise", 0, 240, 77, 78),
-            new("units.14.conv3.input_q", 1920, 60, 78, 79),
-            new("units.15.out", 960, 960, 84, 85),
+            new("units.14.bottleneck", 1200, 240, 76, 77),
+            new("units.14.conv1.input_q", 960, 240, 74, 76),
+            new("units.14.conv3.input_q", 1440, 60, 77, 79),
+            new("units.15.out", 0, 960, 84, 85),
             new("units.15.bottleneck", 1200, 240, 81, 82),
-            new("units.15.conv1.input_q", 960, 240, 80, 81),
-            new("units.15.depthwise", 960, 240, 82, 83),
-            new("units.15.conv3.input_q", 1920, 60, 83, 84),
-            new("globalpool", 0, 240, 85, 86),
-            new("fc.input_q", 240, 65, 86, 87),
+            new("units.15.conv1.input_q", 960, 240, 79, 81),
+            new("units.15.conv3.input_q", 960, 60, 82, 84),
+            new("globalpool", 960, 240, 85, 86),
+            new("fc.input_q", 0, 65, 86, 87),
         },
         WeightLayout)
     {
@@ -849,30 +834,28 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Quantize_g1_6ch_256px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s2_15ch_16x16", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
-        new("Quantize_g3_15ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
+        new("Depthwise3x3_s2_15ch_16x16_PacksSlots5", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Int8Pointwise_g3_15to54_64px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_15to54_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_15to54_64px_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_15to54_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_15to54_64px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_15to54_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_60ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s1_15ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
-        new("Int8Pointwise_g3_15to60_64px_Residual_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_15to60_64px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Depthwise3x3_s1_15ch_8x8_PacksSlots5", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
+        new("Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_60ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Int8Pointwise_g3_60to30_64px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Quantize_g3_30ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_30to60_16px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_30to60_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_30to60_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_30to60_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_30to60_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Depthwise3x3_s2_30ch_8x8_PacksSlots10", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
+        new("Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_120ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g3_120to30_16px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s1_30ch_4x4", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
-        new("Int8Pointwise_g3_30to120_16px_Residual_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_30to120_16px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Depthwise3x3_s1_30ch_4x4_PacksSlots10", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : "scalar (no interior of four columns)"),
+        new("Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("AvgPool3x3_s2_120ch_4x4_Relu", "scalar (no interior of four columns)"),
         new("Int8Pointwise_g3_120to60_16px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s2_60ch_4x4", "scalar (no interior of four columns)"),
-        new("Quantize_g3_60ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
-        new("Int8Pointwise_g3_60to120_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to120_4px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to120_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
+        new("Depthwise3x3_s2_60ch_4x4_PacksSlots20", "scalar (no interior of four columns)"),
+        new("Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_240ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g3_240to60_4px_Shuffle3_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s1_60ch_2x2", "scalar (no interior of four columns)"),
+        new("Depthwise3x3_s1_60ch_2x2_PacksSlots20", "scalar (no interior of four columns)"),
+        new("Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Int8Pointwise_g3_60to240_4px_Residual_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to240_4px_Residual_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("GlobalAvgPool_240ch_4px", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("QuantizeFeatures_240", "scalar"),
@@ -924,8 +907,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 2, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 60, 15, 6, 30, 9, 9, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 120, 30, 9, 60, 15, 15, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 1, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 5, 24, 9, 4, 18, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 18, 9, 39, 5, 2, 10, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 9, 5, 39, 3, 1, 10, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 1, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 2, 6, 9, 15, 3, 6, 9, 3, 6, 9, 3, 6, 9, 60, 6, 9, 9, 15, 6, 9, 15, 6, 9, 15, 6, 9, 15, 6, 9, 15, 6, 9, 15, 6, 9, 15, 6, 9, 15, 120, 9, 15, 15, 30, 9, 15, 30, 9, 15, 30, 9, 15, 30, 60, 1, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 5, 24, 9, 18, 9, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 5, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 3, 20, 3, 20, 20, 3, 20, 20, 3, 20, 3, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -944,105 +927,77 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             case 2: AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
             case 3: Quantize_g1_6ch_256px(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv1_quantize), part); return;
             case 4: Int8Pointwise_g1_6to15_256px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
-            case 5: Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
-            case 6: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_0_conv3_quantize), part); return;
-            case 7: Int8Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
+            case 5: Depthwise3x3_s2_15ch_16x16_PacksSlots5(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_0_dw), ref Unsafe.Add(ref weights, Weights_units_0_conv3_quantize), part); return;
+            case 6: Int8Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
             // Unit1
-            case 8: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv1_quantize), part); return;
-            case 9: Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
-            case 10: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
-            case 11: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv3_quantize), part); return;
-            case 12: Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 7: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_1_conv1_quantize), part); return;
+            case 8: Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
+            case 9: Depthwise3x3_s1_15ch_8x8_PacksSlots5(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_1_dw), ref Unsafe.Add(ref weights, Weights_units_1_conv3_quantize), part); return;
+            case 10: Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20(ref Unsafe.Add(ref arena, Arena_units_1_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv1_quantize), part); return;
             // Unit2
-            case 13: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv1_quantize), part); return;
-            case 14: Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
-            case 15: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
-            case 16: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_2_conv3_quantize), part); return;
-            case 17: Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
+            case 11: Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
+            case 12: Depthwise3x3_s1_15ch_8x8_PacksSlots5(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_2_dw), ref Unsafe.Add(ref weights, Weights_units_2_conv3_quantize), part); return;
+            case 13: Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20(ref Unsafe.Add(ref arena, Arena_units_2_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv1_quantize), part); return;
             // Unit3
-            case 18: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv1_quantize), part); return;
-            case 19: Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
-            case 20: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
-            case 21: Quantize_g3_15ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_3_conv3_quantize), part); return;
-            case 22: Int8Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
+            case 14: Int8Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
+            case 15: Depthwise3x3_s1_15ch_8x8_PacksSlots5(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_3_dw), ref Unsafe.Add(ref weights, Weights_units_3_conv3_quantize), part); return;
+            case 16: Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20(ref Unsafe.Add(ref arena, Arena_units_3_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv1_quantize), part); return;
             // Unit4
-            case 23: AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
-            case 24: Quantize_g3_60ch_64px(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv1_quantize), part); return;
-            case 25: Int8Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
-            case 26: Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
-            case 27: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_4_conv3_quantize), part); return;
-            case 28: Int8Pointwise_g3_30to60_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
+            case 17: AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 18: Int8Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
+            case 19: Depthwise3x3_s2_30ch_8x8_PacksSlots10(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_4_dw), ref Unsafe.Add(ref weights, Weights_units_4_conv3_quantize), part); return;
+            case 20: Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60(ref Unsafe.Add(ref arena, Arena_units_4_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3), ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv1_quantize), part); return;
             // Unit5
-            case 29: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv1_quantize), part); return;
-            case 30: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
-            case 31: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
-            case 32: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv3_quantize), part); return;
-            case 33: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 21: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_5_conv1_quantize), part); return;
+            case 22: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
+            case 23: Depthwise3x3_s1_30ch_4x4_PacksSlots10(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_5_dw), ref Unsafe.Add(ref weights, Weights_units_5_conv3_quantize), part); return;
+            case 24: Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40(ref Unsafe.Add(ref arena, Arena_units_5_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv1_quantize), part); return;
             // Unit6
-            case 34: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv1_quantize), part); return;
-            case 35: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
-            case 36: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
-            case 37: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_6_conv3_quantize), part); return;
-            case 38: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
+            case 25: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
+            case 26: Depthwise3x3_s1_30ch_4x4_PacksSlots10(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_6_dw), ref Unsafe.Add(ref weights, Weights_units_6_conv3_quantize), part); return;
+            case 27: Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40(ref Unsafe.Add(ref arena, Arena_units_6_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv1_quantize), part); return;
             // Unit7
-            case 39: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv1_quantize), part); return;
-            case 40: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
-            case 41: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
-            case 42: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_7_conv3_quantize), part); return;
-            case 43: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
+            case 28: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
+            case 29: Depthwise3x3_s1_30ch_4x4_PacksSlots10(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_7_dw), ref Unsafe.Add(ref weights, Weights_units_7_conv3_quantize), part); return;
+            case 30: Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40(ref Unsafe.Add(ref arena, Arena_units_7_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv1_quantize), part); return;
             // Unit8
-            case 44: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv1_quantize), part); return;
-            case 45: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
-            case 46: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
-            case 47: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_8_conv3_quantize), part); return;
-            case 48: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
+            case 31: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
+            case 32: Depthwise3x3_s1_30ch_4x4_PacksSlots10(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_8_dw), ref Unsafe.Add(ref weights, Weights_units_8_conv3_quantize), part); return;
+            case 33: Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40(ref Unsafe.Add(ref arena, Arena_units_8_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv1_quantize), part); return;
             // Unit9
-            case 49: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv1_quantize), part); return;
-            case 50: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
-            case 51: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
-            case 52: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_9_conv3_quantize), part); return;
-            case 53: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
+            case 34: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
+            case 35: Depthwise3x3_s1_30ch_4x4_PacksSlots10(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_9_dw), ref Unsafe.Add(ref weights, Weights_units_9_conv3_quantize), part); return;
+            case 36: Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40(ref Unsafe.Add(ref arena, Arena_units_9_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv1_quantize), part); return;
             // Unit10
-            case 54: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv1_quantize), part); return;
-            case 55: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
-            case 56: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
-            case 57: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_10_conv3_quantize), part); return;
-            case 58: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
+            case 37: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
+            case 38: Depthwise3x3_s1_30ch_4x4_PacksSlots10(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_10_dw), ref Unsafe.Add(ref weights, Weights_units_10_conv3_quantize), part); return;
+            case 39: Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40(ref Unsafe.Add(ref arena, Arena_units_10_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv1_quantize), part); return;
             // Unit11
-            case 59: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv1_quantize), part); return;
-            case 60: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
-            case 61: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
-            case 62: Quantize_g3_30ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_11_conv3_quantize), part); return;
-            case 63: Int8Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
+            case 40: Int8Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
+            case 41: Depthwise3x3_s1_30ch_4x4_PacksSlots10(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_11_dw), ref Unsafe.Add(ref weights, Weights_units_11_conv3_quantize), part); return;
+            case 42: Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40(ref Unsafe.Add(ref arena, Arena_units_11_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv1_quantize), part); return;
             // Unit12
-            case 64: AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
-            case 65: Quantize_g3_120ch_16px(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv1_quantize), part); return;
-            case 66: Int8Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
-            case 67: Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
-            case 68: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_12_conv3_quantize), part); return;
-            case 69: Int8Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
+            case 43: AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 44: Int8Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
+            case 45: Depthwise3x3_s2_60ch_4x4_PacksSlots20(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_12_dw), ref Unsafe.Add(ref weights, Weights_units_12_conv3_quantize), part); return;
+            case 46: Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120(ref Unsafe.Add(ref arena, Arena_units_12_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3), ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv1_quantize), part); return;
             // Unit13
-            case 70: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv1_quantize), part); return;
-            case 71: Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
-            case 72: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
-            case 73: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv3_quantize), part); return;
-            case 74: Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 47: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_13_conv1_quantize), part); return;
+            case 48: Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
+            case 49: Depthwise3x3_s1_60ch_2x2_PacksSlots20(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_13_dw), ref Unsafe.Add(ref weights, Weights_units_13_conv3_quantize), part); return;
+            case 50: Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80(ref Unsafe.Add(ref arena, Arena_units_13_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv1_quantize), part); return;
             // Unit14
-            case 75: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv1_quantize), part); return;
-            case 76: Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
-            case 77: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
-            case 78: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_14_conv3_quantize), part); return;
-            case 79: Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
+            case 51: Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
+            case 52: Depthwise3x3_s1_60ch_2x2_PacksSlots20(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_14_dw), ref Unsafe.Add(ref weights, Weights_units_14_conv3_quantize), part); return;
+            case 53: Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80(ref Unsafe.Add(ref arena, Arena_units_14_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv1_quantize), part); return;
             // Unit15
-            case 80: Quantize_g3_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv1_quantize), part); return;
-            case 81: Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
-            case 82: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
-            case 83: Quantize_g3_60ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_15_conv3_quantize), part); return;
-            case 84: Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
+            case 54: Int8Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv1_input_q), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
+            case 55: Depthwise3x3_s1_60ch_2x2_PacksSlots20(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref weights, Weights_units_15_dw), ref Unsafe.Add(ref weights, Weights_units_15_conv3_quantize), part); return;
+            case 56: Int8Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_conv3_input_q), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
-            case 85: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
-            case 86: QuantizeFeatures_240(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
-            case 87: Int8Linear_240to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
+            case 57: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
+            case 58: QuantizeFeatures_240(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
+            case 59: Int8Linear_240to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -1684,6 +1639,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1692,13 +1648,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 192);
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 240, 240);
+                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 192, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 240, 240, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_7x48_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 192);
-                Int8Pointwise_Tile_7x16_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 240, 240);
+                Int8Pointwise_Tile_7x48_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 192, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_7x16_V512<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 240, 240, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1706,6 +1662,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1714,16 +1671,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 216);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 240, 240);
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 216);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 240, 240);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 216, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 240, 240, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 216, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 240, 240, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 216);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 240, 240);
-                Int8Pointwise_Tile_3x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + j + 4, 0, 240);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 216, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 240, 240, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_3x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + j + 4, 0, 240, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1731,6 +1688,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1739,13 +1697,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 240);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 240);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 240, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 240, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 240);
-                Int8Pointwise_Tile_3x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + j + 4, 0, 240);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 240, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_3x16_V256<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + j + 4, 0, 240, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1753,6 +1711,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1761,13 +1720,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 15 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 248);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 248);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 15 + j, 0, 248, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 15 + j + 4, 0, 248, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 248);
-                Int8Pointwise_Tile_3x8_V128<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + j + 4, 0, 248);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 7, k * 15 + j, 0, 248, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_3x8_V128<Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 7, k * 15 + j + 4, 0, 248, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1862,22 +1821,86 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals of quantizing 15 channels in 3 group(s) of 64 pixels for <c>units.0.conv3</c>.</summary>
-    private readonly struct Quantize_g3_15ch_64px_Shape : Quantize_Shape
+    /// <summary>The slots' geometry for <c>units.0.dw</c>: the next convolution's 3 group(s) of 5 channels, planes of 64 pixels.</summary>
+    private readonly struct Depthwise3x3_s2_15ch_16x16_PacksSlots5_Shape : Quantize_Shape
     {
         public static int Groups => 3;
         public static int InPerGroup => 5;
         public static int Pixels => 64;
     }
 
-    /// <summary>Quantizes a 1x1 convolution's input, 15 channels in 3 group(s) of 64 pixels, on the widest vector its planes fill.</summary>
+    /// <summary>Depthwise3x3_s2_15ch_16x16, packed as the next convolution's slots (3 group(s) of 5 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g3_15ch_64px(ref float source, ref float destination, ref float parameters, Part part)
+    private static void Depthwise3x3_s2_15ch_16x16_PacksSlots5(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters, part);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters, part);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters, part);
-        else Quantize_Planes_Scalar<Quantize_g3_15ch_64px_Shape>(ref source, ref destination, ref parameters, part);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_15ch_16x16_PacksSlots5_V512(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_15ch_16x16_PacksSlots5_V256(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector128.IsHardwareAccelerated) Depthwise3x3_s2_15ch_16x16_PacksSlots5_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s2_15ch_16x16_PacksSlots5_Scalar(ref source, ref slots, ref weights, ref quantize, part);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_15ch_16x16_PacksSlots5_V512(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[256];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 2 * 5 + item % 2 * 4;
+            int channels = Math.Min(4, 5 - item % 2 * 4);
+            Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref source, first * 256), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V512<Depthwise3x3_s2_15ch_16x16_PacksSlots5_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 64)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_15ch_16x16_PacksSlots5_V256(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[256];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 2 * 5 + item % 2 * 4;
+            int channels = Math.Min(4, 5 - item % 2 * 4);
+            Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref source, first * 256), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V256<Depthwise3x3_s2_15ch_16x16_PacksSlots5_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 64)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_15ch_16x16_PacksSlots5_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[256];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 2 * 5 + item % 2 * 4;
+            int channels = Math.Min(4, 5 - item % 2 * 4);
+            Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref source, first * 256), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s2_15ch_16x16_PacksSlots5_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 64)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_15ch_16x16_PacksSlots5_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[256];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 2 * 5 + item % 2 * 4;
+            int channels = Math.Min(4, 5 - item % 2 * 4);
+            Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref source, first * 256), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s2_15ch_16x16_PacksSlots5_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 64)), channels, inverseScale, zeroPoint);
+        }
     }
 
     private readonly struct Int8Pointwise_g3_15to54_64px_Relu_Shape : Int8Pointwise_Shape
@@ -1902,6 +1925,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_15to54_64px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -1910,12 +1934,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 4);
             if (j < 16)
             {
-                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 0);
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 48, 48);
+                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 48, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x64_V512<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 0);
+                Int8Pointwise_Tile_2x64_V512<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1923,6 +1947,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_15to54_64px_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -1931,14 +1956,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 4);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 48, 48);
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 48, 48);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 48, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 48, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 32);
+                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 32, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1946,6 +1971,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_15to54_64px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -1954,12 +1980,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 4);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 48);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 48);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 32);
+                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 32, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1967,6 +1993,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_15to54_64px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -1975,12 +2002,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 18 + j) * 4);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 56);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 56);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 18 + j, 0, 56, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 18 + j + 4, 0, 56, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x16_V128<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 48);
+                Int8Pointwise_Tile_2x16_V128<Int8Pointwise_g3_15to54_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 18 + j, 0, 48, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2026,59 +2053,63 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 1;
             int j = item % 1 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
             ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 7);
-            Int8Pointwise_Tile_5x64_V512<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 0);
+            Int8Pointwise_Tile_5x64_V512<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 1;
             int j = item % 1 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
             ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 7);
-            Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 24);
-            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 48, 48);
-            Int8Pointwise_Tile_1x48_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 0, 0);
-            Int8Pointwise_Tile_1x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 48, 48);
+            Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 24, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 48, 48, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_1x48_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_1x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 48, 48, ref noSlots, ref noSlots);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 1;
             int j = item % 1 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
             ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 7);
-            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 48);
-            Int8Pointwise_Tile_1x48_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 0, 0);
-            Int8Pointwise_Tile_1x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 48, 48);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 48, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_1x48_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_1x16_V256<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 48, 48, ref noSlots, ref noSlots);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 1;
             int j = item % 1 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 320);
             ref float block = ref Unsafe.Add(ref weights, (k * 5 + j) * 7);
-            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 56);
-            Int8Pointwise_Tile_1x24_V128<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 0, 24);
-            Int8Pointwise_Tile_1x16_V128<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 48, 48);
+            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 5, k * 5 + j, 0, 56, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_1x24_V128<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 0, 24, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_1x16_V128<Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 5, k * 5 + j + 4, 48, 48, ref noSlots, ref noSlots);
         }
     }
 
@@ -2253,7 +2284,89 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    private readonly struct Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape : Int8Pointwise_Shape
+    /// <summary>The slots' geometry for <c>units.1.dw</c>: the next convolution's 3 group(s) of 5 channels, planes of 64 pixels.</summary>
+    private readonly struct Depthwise3x3_s1_15ch_8x8_PacksSlots5_Shape : Quantize_Shape
+    {
+        public static int Groups => 3;
+        public static int InPerGroup => 5;
+        public static int Pixels => 64;
+    }
+
+    /// <summary>Depthwise3x3_s1_15ch_8x8, packed as the next convolution's slots (3 group(s) of 5 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_15ch_8x8_PacksSlots5(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_15ch_8x8_PacksSlots5_V512(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_15ch_8x8_PacksSlots5_V256(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector128.IsHardwareAccelerated) Depthwise3x3_s1_15ch_8x8_PacksSlots5_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s1_15ch_8x8_PacksSlots5_Scalar(ref source, ref slots, ref weights, ref quantize, part);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_15ch_8x8_PacksSlots5_V512(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[256];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 2 * 5 + item % 2 * 4;
+            int channels = Math.Min(4, 5 - item % 2 * 4);
+            Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V512<Depthwise3x3_s1_15ch_8x8_PacksSlots5_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 64)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_15ch_8x8_PacksSlots5_V256(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[256];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 2 * 5 + item % 2 * 4;
+            int channels = Math.Min(4, 5 - item % 2 * 4);
+            Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V256<Depthwise3x3_s1_15ch_8x8_PacksSlots5_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 64)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_15ch_8x8_PacksSlots5_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[256];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 2 * 5 + item % 2 * 4;
+            int channels = Math.Min(4, 5 - item % 2 * 4);
+            Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s1_15ch_8x8_PacksSlots5_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 64)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_15ch_8x8_PacksSlots5_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[256];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 2 * 5 + item % 2 * 4;
+            int channels = Math.Min(4, 5 - item % 2 * 4);
+            Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s1_15ch_8x8_PacksSlots5_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 64)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    private readonly struct Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 64;
         public static int InPerGroup => 5;
@@ -2261,20 +2374,23 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static bool Residual => true;
         public static bool Relu => true;
         public static int Quads => 2;
+        public static bool PacksSlots => true;
+        public static int SlotChannelOffset => 0;
+        public static int SlotInPerGroup => 20;
     }
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 3 group(s), 15 to 60 channels over 64 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
-        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_15to60_64px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
-        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_15to60_64px_Residual_Relu_V256Vnni(ref source, ref destination, ref weights, ref residual, part);
-        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_15to60_64px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
-        else Int8Pointwise_g3_15to60_64px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V512(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.YmmVnni) Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256Vnni(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        else Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V128(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V512(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2284,18 +2400,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 4);
             if (j < 16)
             {
-                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 0);
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 48, 48);
+                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 0, ref slots, ref quantize);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 48, 48, ref slots, ref quantize);
             }
             else
             {
-                Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 0);
+                Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 0, ref slots, ref quantize);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V256Vnni(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256Vnni(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2305,21 +2421,21 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 4);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 48, 48);
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 48, 48);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 24, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 48, 48, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 24, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 48, 48, ref slots, ref quantize);
             }
             else
             {
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 48, 48);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 24, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 48, 48, ref slots, ref quantize);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V256(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2329,18 +2445,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 4);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 48);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 48);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 48, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 48, ref slots, ref quantize);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 48);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 48, ref slots, ref quantize);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    private static void Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_V128(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2350,12 +2466,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 4);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 56);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 56);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 20 + j, 0, 56, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 56, ref slots, ref quantize);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to60_64px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 56);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_15to60_64px_Residual_Relu_PacksSlots20_Shape>(ref groupInput, ref destination, ref residual, ref block, 4, k * 20 + j, 0, 56, ref slots, ref quantize);
             }
         }
     }
@@ -2452,6 +2568,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 2;
@@ -2460,12 +2577,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 7);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 0);
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 48, 48);
+                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 48, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x64_V512<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0);
+                Int8Pointwise_Tile_2x64_V512<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2473,6 +2590,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 2;
@@ -2481,14 +2599,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 7);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 48, 48);
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 48, 48);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 48, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 48, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 32);
+                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 32, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2496,6 +2614,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 2;
@@ -2504,12 +2623,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 7);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 48);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 48);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 32);
+                Int8Pointwise_Tile_2x32_V256<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 32, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2517,6 +2636,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 2;
@@ -2525,12 +2645,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 7);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 56);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 56);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 56, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 56, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x16_V128<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 48);
+                Int8Pointwise_Tile_2x16_V128<Int8Pointwise_g3_60to30_64px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 48, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2624,44 +2744,111 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>The literals of quantizing 30 channels in 3 group(s) of 16 pixels for <c>units.4.conv3</c>.</summary>
-    private readonly struct Quantize_g3_30ch_16px_Shape : Quantize_Shape
+    /// <summary>The slots' geometry for <c>units.4.dw</c>: the next convolution's 3 group(s) of 10 channels, planes of 16 pixels.</summary>
+    private readonly struct Depthwise3x3_s2_30ch_8x8_PacksSlots10_Shape : Quantize_Shape
     {
         public static int Groups => 3;
         public static int InPerGroup => 10;
         public static int Pixels => 16;
     }
 
-    /// <summary>Quantizes a 1x1 convolution's input, 30 channels in 3 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
+    /// <summary>Depthwise3x3_s2_30ch_8x8, packed as the next convolution's slots (3 group(s) of 10 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g3_30ch_16px(ref float source, ref float destination, ref float parameters, Part part)
+    private static void Depthwise3x3_s2_30ch_8x8_PacksSlots10(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters, part);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters, part);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters, part);
-        else Quantize_Planes_Scalar<Quantize_g3_30ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_30ch_8x8_PacksSlots10_V512(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_30ch_8x8_PacksSlots10_V256(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector128.IsHardwareAccelerated) Depthwise3x3_s2_30ch_8x8_PacksSlots10_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s2_30ch_8x8_PacksSlots10_Scalar(ref source, ref slots, ref weights, ref quantize, part);
     }
 
-    private readonly struct Int8Pointwise_g3_30to60_16px_Relu_Shape : Int8Pointwise_Shape
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_30ch_8x8_PacksSlots10_V512(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 10 + item % 3 * 4;
+            int channels = Math.Min(4, 10 - item % 3 * 4);
+            Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V512<Depthwise3x3_s2_30ch_8x8_PacksSlots10_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_30ch_8x8_PacksSlots10_V256(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 10 + item % 3 * 4;
+            int channels = Math.Min(4, 10 - item % 3 * 4);
+            Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V256<Depthwise3x3_s2_30ch_8x8_PacksSlots10_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_30ch_8x8_PacksSlots10_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 10 + item % 3 * 4;
+            int channels = Math.Min(4, 10 - item % 3 * 4);
+            Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s2_30ch_8x8_PacksSlots10_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_30ch_8x8_PacksSlots10_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 10 + item % 3 * 4;
+            int channels = Math.Min(4, 10 - item % 3 * 4);
+            Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s2_30ch_8x8_PacksSlots10_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    private readonly struct Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
         public static int OutChannels => 60;
         public static bool Relu => true;
         public static int Quads => 3;
+        public static bool PacksSlots => true;
+        public static int SlotChannelOffset => 60;
+        public static int SlotInPerGroup => 40;
     }
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 3 group(s), 30 to 60 channels over 16 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu(ref float source, ref float destination, ref float weights, Part part)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, Part part)
     {
-        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_30to60_16px_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_30to60_16px_Relu_V256(ref source, ref destination, ref weights, part);
-        else Int8Pointwise_g3_30to60_16px_Relu_V128(ref source, ref destination, ref weights, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V512(ref source, ref destination, ref weights, ref slots, ref quantize, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V256(ref source, ref destination, ref weights, ref slots, ref quantize, part);
+        else Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V128(ref source, ref destination, ref weights, ref slots, ref quantize, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V512(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2671,17 +2858,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 5);
             if (j < 16)
             {
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0, ref slots, ref quantize);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0, ref slots, ref quantize);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V256(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2691,18 +2878,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 5);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0, ref slots, ref quantize);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0, ref slots, ref quantize);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to60_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
+    private static void Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_V128(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2712,12 +2899,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 5);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 8, ref slots, ref quantize);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 8, ref slots, ref quantize);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to60_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to60_16px_Relu_PacksSlots40_From60_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 8, ref slots, ref quantize);
             }
         }
     }
@@ -2762,6 +2949,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 2;
@@ -2770,11 +2958,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 12);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 0);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x16_V512<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0);
+                Int8Pointwise_Tile_2x16_V512<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2782,6 +2970,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 2;
@@ -2790,12 +2979,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 12);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x16_V256<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0);
+                Int8Pointwise_Tile_2x16_V256<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2803,6 +2992,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 2;
@@ -2811,12 +3001,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 10 + j) * 12);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 10 + j, 0, 8, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 10 + j + 4, 0, 8, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_2x16_V128<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0);
+                Int8Pointwise_Tile_2x16_V128<Int8Pointwise_g3_120to30_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 2, k * 10 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -2890,7 +3080,89 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    private readonly struct Int8Pointwise_g3_30to120_16px_Residual_Relu_Shape : Int8Pointwise_Shape
+    /// <summary>The slots' geometry for <c>units.5.dw</c>: the next convolution's 3 group(s) of 10 channels, planes of 16 pixels.</summary>
+    private readonly struct Depthwise3x3_s1_30ch_4x4_PacksSlots10_Shape : Quantize_Shape
+    {
+        public static int Groups => 3;
+        public static int InPerGroup => 10;
+        public static int Pixels => 16;
+    }
+
+    /// <summary>Depthwise3x3_s1_30ch_4x4, packed as the next convolution's slots (3 group(s) of 10 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_30ch_4x4_PacksSlots10(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_30ch_4x4_PacksSlots10_V512(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_30ch_4x4_PacksSlots10_V256(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector128.IsHardwareAccelerated) Depthwise3x3_s1_30ch_4x4_PacksSlots10_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s1_30ch_4x4_PacksSlots10_Scalar(ref source, ref slots, ref weights, ref quantize, part);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_30ch_4x4_PacksSlots10_V512(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 10 + item % 3 * 4;
+            int channels = Math.Min(4, 10 - item % 3 * 4);
+            Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V512<Depthwise3x3_s1_30ch_4x4_PacksSlots10_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_30ch_4x4_PacksSlots10_V256(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 10 + item % 3 * 4;
+            int channels = Math.Min(4, 10 - item % 3 * 4);
+            Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V256<Depthwise3x3_s1_30ch_4x4_PacksSlots10_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_30ch_4x4_PacksSlots10_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 10 + item % 3 * 4;
+            int channels = Math.Min(4, 10 - item % 3 * 4);
+            Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s1_30ch_4x4_PacksSlots10_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_30ch_4x4_PacksSlots10_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 10 + item % 3 * 4;
+            int channels = Math.Min(4, 10 - item % 3 * 4);
+            Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s1_30ch_4x4_PacksSlots10_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    private readonly struct Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 16;
         public static int InPerGroup => 10;
@@ -2898,19 +3170,22 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         public static bool Residual => true;
         public static bool Relu => true;
         public static int Quads => 3;
+        public static bool PacksSlots => true;
+        public static int SlotChannelOffset => 0;
+        public static int SlotInPerGroup => 40;
     }
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 3 group(s), 30 to 120 channels over 16 pixels, batch norm folded, plus residual, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
-        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_30to120_16px_Residual_Relu_V512(ref source, ref destination, ref weights, ref residual, part);
-        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_30to120_16px_Residual_Relu_V256(ref source, ref destination, ref weights, ref residual, part);
-        else Int8Pointwise_g3_30to120_16px_Residual_Relu_V128(ref source, ref destination, ref weights, ref residual, part);
+        if (global::ShuffleNetGen.Kernels.Int8Family.Zmm) Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V512(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        else if (global::ShuffleNetGen.Kernels.Int8Family.Ymm) Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V256(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+        else Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V128(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_V512(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V512(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2918,12 +3193,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
             ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 5);
-            Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 0);
+            Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 0, ref slots, ref quantize);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_V256(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V256(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2931,13 +3206,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
             ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 5);
-            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 0);
-            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 0, ref slots, ref quantize);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0, ref slots, ref quantize);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
+    private static void Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_V128(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -2945,8 +3220,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
             ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 5);
-            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 8);
-            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to120_16px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 8);
+            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 40 + j, 0, 8, ref slots, ref quantize);
+            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_30to120_16px_Residual_Relu_PacksSlots40_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 8, ref slots, ref quantize);
         }
     }
 
@@ -2991,6 +3266,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -2999,11 +3275,11 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 12);
             if (j < 16)
             {
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3011,6 +3287,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -3019,12 +3296,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 12);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3032,6 +3309,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -3040,12 +3318,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 12);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 8, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 8, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g3_120to60_16px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 8, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3069,40 +3347,75 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         Depthwise3x3_s2_V128<Depthwise3x3_s2_60ch_4x4_Shape>(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>The literals of quantizing 60 channels in 3 group(s) of 4 pixels for <c>units.12.conv3</c>.</summary>
-    private readonly struct Quantize_g3_60ch_4px_Shape : Quantize_Shape
+    /// <summary>The slots' geometry for <c>units.12.dw</c>: the next convolution's 3 group(s) of 20 channels, planes of 4 pixels.</summary>
+    private readonly struct Depthwise3x3_s2_60ch_4x4_PacksSlots20_Shape : Quantize_Shape
     {
         public static int Groups => 3;
         public static int InPerGroup => 20;
         public static int Pixels => 4;
     }
 
-    /// <summary>Quantizes a 1x1 convolution's input, 60 channels in 3 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    /// <summary>Depthwise3x3_s2_60ch_4x4, packed as the next convolution's slots (3 group(s) of 20 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g3_60ch_4px(ref float source, ref float destination, ref float parameters, Part part)
+    private static void Depthwise3x3_s2_60ch_4x4_PacksSlots20(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
     {
-        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters, part);
-        else Quantize_Planes_Scalar<Quantize_g3_60ch_4px_Shape>(ref source, ref destination, ref parameters, part);
+        if (Vector128.IsHardwareAccelerated) Depthwise3x3_s2_60ch_4x4_PacksSlots20_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s2_60ch_4x4_PacksSlots20_Scalar(ref source, ref slots, ref weights, ref quantize, part);
     }
 
-    private readonly struct Int8Pointwise_g3_60to120_4px_Relu_Shape : Int8Pointwise_Shape
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_60ch_4x4_PacksSlots20_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[16];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 5 * 20 + item % 5 * 4;
+            int channels = Math.Min(4, 20 - item % 5 * 4);
+            Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s2_60ch_4x4_PacksSlots20_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 4)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_60ch_4x4_PacksSlots20_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[16];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 5 * 20 + item % 5 * 4;
+            int channels = Math.Min(4, 20 - item % 5 * 4);
+            Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s2_60ch_4x4_PacksSlots20_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 4)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    private readonly struct Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 4;
         public static int InPerGroup => 20;
         public static int OutChannels => 120;
         public static bool Relu => true;
         public static int Quads => 5;
+        public static bool PacksSlots => true;
+        public static int SlotChannelOffset => 120;
+        public static int SlotInPerGroup => 80;
     }
 
     /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 3 group(s), 60 to 120 channels over 4 pixels, batch norm folded, ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_g3_60to120_4px_Relu(ref float source, ref float destination, ref float weights, Part part)
+    private static void Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, Part part)
     {
-        Int8Pointwise_g3_60to120_4px_Relu_V128(ref source, ref destination, ref weights, part);
+        Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_V128(ref source, ref destination, ref weights, ref slots, ref quantize, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_g3_60to120_4px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
+    private static void Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_V128(ref float source, ref float destination, ref float weights, ref float slots, ref float quantize, Part part)
     {
         for (int item = part.Start; item < part.Stop; item++)
         {
@@ -3110,8 +3423,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 20);
             ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 7);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 0);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to120_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 0, ref slots, ref quantize);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to120_4px_Relu_PacksSlots80_From120_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 0, ref slots, ref quantize);
         }
     }
 
@@ -3151,6 +3464,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -3159,12 +3473,12 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 22);
             if (j < 16)
             {
-                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0);
-                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0);
+                Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_240to60_4px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3188,6 +3502,88 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         Depthwise3x3_s1_V128<Depthwise3x3_s1_60ch_2x2_Shape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>The slots' geometry for <c>units.13.dw</c>: the next convolution's 3 group(s) of 20 channels, planes of 4 pixels.</summary>
+    private readonly struct Depthwise3x3_s1_60ch_2x2_PacksSlots20_Shape : Quantize_Shape
+    {
+        public static int Groups => 3;
+        public static int InPerGroup => 20;
+        public static int Pixels => 4;
+    }
+
+    /// <summary>Depthwise3x3_s1_60ch_2x2, packed as the next convolution's slots (3 group(s) of 20 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_s1_60ch_2x2_PacksSlots20(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        if (Vector128.IsHardwareAccelerated) Depthwise3x3_s1_60ch_2x2_PacksSlots20_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s1_60ch_2x2_PacksSlots20_Scalar(ref source, ref slots, ref weights, ref quantize, part);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_60ch_2x2_PacksSlots20_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[16];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 5 * 20 + item % 5 * 4;
+            int channels = Math.Min(4, 20 - item % 5 * 4);
+            Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref source, first * 4), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s1_60ch_2x2_PacksSlots20_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 4)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_60ch_2x2_PacksSlots20_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[16];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 5 * 20 + item % 5 * 4;
+            int channels = Math.Min(4, 20 - item % 5 * 4);
+            Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref source, first * 4), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s1_60ch_2x2_PacksSlots20_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 4)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    private readonly struct Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_Shape : Int8Pointwise_Shape
+    {
+        public static int Pixels => 4;
+        public static int InPerGroup => 20;
+        public static int OutChannels => 240;
+        public static bool Residual => true;
+        public static bool Relu => true;
+        public static int Quads => 5;
+        public static bool PacksSlots => true;
+        public static int SlotChannelOffset => 0;
+        public static int SlotInPerGroup => 80;
+    }
+
+    /// <summary>1x1 convolution in int8 (packed 7-bit activations × int8 weights, int32 sums), 3 group(s), 60 to 240 channels over 4 pixels, batch norm folded, plus residual, ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
+    {
+        Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_V128(ref source, ref destination, ref weights, ref residual, ref slots, ref quantize, part);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_V128(ref float source, ref float destination, ref float weights, ref float residual, ref float slots, ref float quantize, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 10;
+            int j = item % 10 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 20);
+            ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 7);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 0, ref slots, ref quantize);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to240_4px_Residual_Relu_PacksSlots80_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 0, ref slots, ref quantize);
+        }
+    }
+
     private readonly struct Int8Pointwise_g3_60to240_4px_Residual_Relu_Shape : Int8Pointwise_Shape
     {
         public static int Pixels => 4;
@@ -3208,14 +3604,15 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g3_60to240_4px_Residual_Relu_V128(ref float source, ref float destination, ref float weights, ref float residual, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 10;
             int j = item % 10 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 20);
             ref float block = ref Unsafe.Add(ref weights, (k * 80 + j) * 7);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 0);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 80 + j, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g3_60to240_4px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 80 + j + 4, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
@@ -4009,11 +4406,65 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private interface Int8Pointwise_Shape : Pointwise_Shape
     {
         static abstract int Quads { get; }
+        // Packing the next convolution's slots in the epilogue: where logical channel 0 falls among its input channels, and its channels per group.
+        static virtual bool PacksSlots => false;
+        static virtual int SlotChannelOffset => 0;
+        static virtual int SlotInPerGroup => 4;
+    }
+
+    /// <summary>The next convolution's slot plane (of its packed input) holding logical channel <paramref name="channel"/> and the three after it, from a multiple of four within its group; null where the shape packs none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref int Int8Pointwise_Slot<TShape>(ref float slots, int channel) where TShape : struct, Int8Pointwise_Shape
+    {
+        if (!TShape.PacksSlots) return ref Unsafe.NullRef<int>();
+        int consumer = channel + TShape.SlotChannelOffset;
+        int slot = consumer / TShape.SlotInPerGroup * ((TShape.SlotInPerGroup + 3) / 4) + consumer % TShape.SlotInPerGroup / 4;
+        return ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, slot * TShape.Pixels));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out Vector512<float> inverse, out Vector512<float> low, out Vector512<float> high, out Vector512<byte> zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = Vector512.Create(TShape.PacksSlots ? quantize : 0f);
+        low = Vector512.Create(-zeroPoint);
+        high = Vector512.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
+        zero = Vector512.Create((byte)zeroPoint);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out Vector256<float> inverse, out Vector256<float> low, out Vector256<float> high, out Vector256<byte> zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = Vector256.Create(TShape.PacksSlots ? quantize : 0f);
+        low = Vector256.Create(-zeroPoint);
+        high = Vector256.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
+        zero = Vector256.Create((byte)zeroPoint);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out Vector128<float> inverse, out Vector128<float> low, out Vector128<float> high, out Vector128<byte> zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = Vector128.Create(TShape.PacksSlots ? quantize : 0f);
+        low = Vector128.Create(-zeroPoint);
+        high = Vector128.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
+        zero = Vector128.Create((byte)zeroPoint);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out float inverse, out float low, out float high, out byte zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = TShape.PacksSlots ? quantize : 0f;
+        low = -zeroPoint;
+        high = global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint;
+        zero = (byte)zeroPoint;
     }
 
     /// <summary>8 × 48 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4025,6 +4476,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
         ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        ref int slots1 = ref Int8Pointwise_Slot<TShape>(ref slots, channel + 4);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 48)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -4211,12 +4665,21 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc7x0.StoreUnsafe(ref out7, (nuint)(p));
             acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
             acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 32));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x0, acc5x0, acc6x0, acc7x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x1, acc5x1, acc6x1, acc7x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p + 16));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x2, acc5x2, acc6x2, acc7x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p + 32));
+            }
         }
     }
 
     /// <summary>8 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4228,6 +4691,9 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
         ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        ref int slots1 = ref Int8Pointwise_Slot<TShape>(ref slots, channel + 4);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -4316,12 +4782,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc5x0.StoreUnsafe(ref out5, (nuint)(p));
             acc6x0.StoreUnsafe(ref out6, (nuint)(p));
             acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x0, acc5x0, acc6x0, acc7x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p));
+            }
         }
     }
 
     /// <summary>7 × 48 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_7x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_7x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4502,7 +4973,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>7 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_7x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_7x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4597,7 +5068,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>4 × 24 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4605,6 +5076,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 24)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -4707,12 +5180,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
             acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 8));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+            }
         }
     }
 
     /// <summary>4 × 16 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4720,6 +5199,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -4797,12 +5278,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 8));
+            }
         }
     }
 
     /// <summary>3 × 16 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_3x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_3x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4876,15 +5362,15 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>4 × 8 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
-        else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 
     /// <summary>4 × 8 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4892,6 +5378,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 8)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -4966,12 +5454,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 4));
+            }
         }
     }
 
     /// <summary>4 × 8 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -4979,6 +5472,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 8)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -5056,12 +5551,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 4));
+            }
         }
     }
 
     /// <summary>3 × 8 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_3x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_3x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5319,7 +5819,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>2 × 64 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_2x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_2x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5403,7 +5903,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>2 × 32 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_2x32_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5487,7 +5987,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>2 × 16 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_2x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_2x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5571,7 +6071,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>5 × 64 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_5x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_5x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5739,7 +6239,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>1 × 48 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_1x48_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_1x48_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5809,7 +6309,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>1 × 16 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_1x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_1x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5851,7 +6351,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>1 × 24 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_1x24_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_1x24_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -5921,7 +6421,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>1 × 16 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_1x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_1x16_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6088,7 +6588,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>4 × 64 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6096,6 +6596,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 64)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -6223,12 +6725,19 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
             acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
             acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 32));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc1x3, acc2x3, acc3x3, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 48));
+            }
         }
     }
 
     /// <summary>4 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6236,6 +6745,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -6288,12 +6799,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+            }
         }
     }
 
     /// <summary>2 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_2x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_2x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6338,7 +6853,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>2 × 16 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_2x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6396,15 +6911,15 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     /// <summary>4 × 4 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
-        else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 
     /// <summary>4 × 4 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6412,6 +6927,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 4)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -6461,12 +6978,16 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+            }
         }
     }
 
     /// <summary>4 × 4 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -6474,6 +6995,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 4)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -6526,6 +7049,10 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+            }
         }
     }
 

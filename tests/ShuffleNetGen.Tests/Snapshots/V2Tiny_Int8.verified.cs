@@ -20,23 +20,21 @@ namespace Snapshots;
 /// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums),
 /// and the classifier (its features quantized per image, int8 weights with a scale per class); stem, depthwise
 /// convolutions and pools in float. Each <c>….input_q</c> tensor holds four activations per slot.
-/// Memory plan (4-byte slots: a float or four int8 activations): arena 2560, no reuse 5745, live lower bound 2560.
+/// Memory plan (4-byte slots: a float or four int8 activations): arena 2560, no reuse 5457, live lower bound 2560.
 /// <code>
 /// tensor                     shape           offset     length   live steps
 /// stem                       8x16x16                 0      2048   0-1
 /// maxpool                    8x8x8                2048       512   1-7
 /// stage2.0.branch2.0.input_q 2x8x8x4b              768       128   2-3
 /// stage2.0.branch2.0         12x8x8                  0       768   3-4
-/// stage2.0.branch2.3         12x4x4                768       192   4-5
-/// stage2.0.branch2.5.input_q 3x4x4x4b              576        48   5-6
+/// stage2.0.branch2.5.input_q 3x4x4x4b              768        48   4-6
 /// stage2                     36x4x4                  0       576   6-20
 /// stage2.0.branch1.2.input_q 2x4x4x4b              576        32   8-9
 /// stage2.1.branch2.0.input_q 3x4x4x4b              576        48   10-11
 /// stage2.1.branch2.5.input_q 3x4x4x4b              576        48   13-14
 /// stage3.0.branch2.0.input_q 6x4x4x4b              960        96   15-16
 /// stage3.0.branch2.0         24x4x4                576       384   16-17
-/// stage3.0.branch2.3         24x2x2                960        96   17-18
-/// stage3.0.branch2.5.input_q 6x2x2x4b              864        24   18-19
+/// stage3.0.branch2.5.input_q 6x2x2x4b              960        24   17-19
 /// stage3                     72x2x2                576       288   19-28
 /// stage3.0.branch1.2.input_q 6x2x2x4b                0        24   21-22
 /// stage3.1.branch2.0.input_q 6x2x2x4b                0        24   23-24
@@ -45,6 +43,11 @@ namespace Snapshots;
 /// conv5                      64x2x2                  0       256   29-30
 /// globalpool                 64x1x1                256        64   30-31
 /// fc.input_q                 17x1x1x4b               0        17   31-32
+/// </code>
+/// Slots packed by their producers (a 1x1 convolution's floats stay for residuals, pools and concats; a depthwise output stays on its stack):
+/// <code>
+/// stage2.0.branch2.5.input_q by stage2.0.branch2.3
+/// stage3.0.branch2.5.input_q by stage3.0.branch2.3
 /// </code>
 /// Units work in place on their stage's tensor; where each half lives (planes of that tensor):
 /// <code>
@@ -75,7 +78,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 15168;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 5745;
+    public const long NaiveActivationLength = 5457;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
     public const int LiveLowerBound = 2560;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
@@ -89,16 +92,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     private const int Arena_maxpool = 2048;
     private const int Arena_stage2_0_branch2_0_input_q = 768;
     private const int Arena_stage2_0_branch2_0 = 0;
-    private const int Arena_stage2_0_branch2_3 = 768;
-    private const int Arena_stage2_0_branch2_5_input_q = 576;
+    private const int Arena_stage2_0_branch2_5_input_q = 768;
     private const int Arena_stage2 = 0;
     private const int Arena_stage2_0_branch1_2_input_q = 576;
     private const int Arena_stage2_1_branch2_0_input_q = 576;
     private const int Arena_stage2_1_branch2_5_input_q = 576;
     private const int Arena_stage3_0_branch2_0_input_q = 960;
     private const int Arena_stage3_0_branch2_0 = 576;
-    private const int Arena_stage3_0_branch2_3 = 960;
-    private const int Arena_stage3_0_branch2_5_input_q = 864;
+    private const int Arena_stage3_0_branch2_5_input_q = 960;
     private const int Arena_stage3 = 576;
     private const int Arena_stage3_0_branch1_2_input_q = 0;
     private const int Arena_stage3_1_branch2_0_input_q = 0;
@@ -308,16 +309,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             new("stage2", 0, 576, 6, 20),
             new("stage2.0.branch2.0", 0, 768, 3, 4),
             new("stage2.0.branch2.0.input_q", 768, 128, 2, 3),
-            new("stage2.0.branch2.3", 768, 192, 4, 5),
-            new("stage2.0.branch2.5.input_q", 576, 48, 5, 6),
+            new("stage2.0.branch2.5.input_q", 768, 48, 4, 6),
             new("stage2.0.branch1.2.input_q", 576, 32, 8, 9),
             new("stage2.1.branch2.0.input_q", 576, 48, 10, 11),
             new("stage2.1.branch2.5.input_q", 576, 48, 13, 14),
             new("stage3", 576, 288, 19, 28),
             new("stage3.0.branch2.0", 576, 384, 16, 17),
             new("stage3.0.branch2.0.input_q", 960, 96, 15, 16),
-            new("stage3.0.branch2.3", 960, 96, 17, 18),
-            new("stage3.0.branch2.5.input_q", 864, 24, 18, 19),
+            new("stage3.0.branch2.5.input_q", 960, 24, 17, 19),
             new("stage3.0.branch1.2.input_q", 0, 24, 21, 22),
             new("stage3.1.branch2.0.input_q", 0, 24, 23, 24),
             new("stage3.1.branch2.5.input_q", 0, 24, 26, 27),
@@ -376,8 +375,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new("MaxPool3x3_s2_8ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("Quantize_g1_8ch_64px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_8to12_64px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_8to12_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g1_8to12_64px_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_8to12_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_8to12_64px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_8to12_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s2_12ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
-        new("Quantize_g1_12ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
+        new("Depthwise3x3_s2_12ch_8x8_PacksSlots12", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Int8Pointwise_g1_12to12_16px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_12to12_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_12to12_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_12to12_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_12to12_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_8ch_8x8_Planes", "scalar (no interior of four columns)"),
         new("Quantize_g1_8ch_16px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
@@ -387,10 +385,10 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         new("Depthwise3x3_s1_12ch_4x4_Planes", "scalar (no interior of four columns)"),
         new("Quantize_g1_24ch_16px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_24to24_16px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_24to24_16px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_24to24_16px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_24to24_16px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_24to24_16px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s2_24ch_4x4", "scalar (no interior of four columns)"),
-        new("Quantize_g1_24ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
+        new("Depthwise3x3_s2_24ch_4x4_PacksSlots24", "scalar (no interior of four columns)"),
         new("Int8Pointwise_g1_24to24_4px_Relu", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_24ch_4x4_Planes", "scalar (no interior of four columns)"),
+        new("Quantize_g1_24ch_4px", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Quantize_g1_24ch_4px_Planes", Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_24to24_4px_Relu_Planes", global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_24to24_4px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_24to24_4px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s1_24ch_2x2_Planes", "scalar (no interior of four columns)"),
@@ -446,8 +444,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 12, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 24, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 1, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -465,39 +463,37 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             // Unit0
             case 2: Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize), part); return;
             case 3: Int8Pointwise_g1_8to12_64px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
-            case 4: Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
-            case 5: Quantize_g1_12ch_16px(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize), part); return;
-            case 6: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
-            case 7: Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
-            case 8: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize), part); return;
-            case 9: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
+            case 4: Depthwise3x3_s2_12ch_8x8_PacksSlots12(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize), part); return;
+            case 5: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
+            case 6: Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
+            case 7: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize), part); return;
+            case 8: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
             // Unit1
-            case 10: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize), part); return;
-            case 11: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
-            case 12: Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
-            case 13: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize), part); return;
-            case 14: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
+            case 9: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize), part); return;
+            case 10: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
+            case 11: Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
+            case 12: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize), part); return;
+            case 13: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
             // Unit2
-            case 15: Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize), part); return;
-            case 16: Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
-            case 17: Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
-            case 18: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize), part); return;
-            case 19: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
-            case 20: Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
-            case 21: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize), part); return;
-            case 22: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
+            case 14: Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize), part); return;
+            case 15: Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
+            case 16: Depthwise3x3_s2_24ch_4x4_PacksSlots24(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize), part); return;
+            case 17: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
+            case 18: Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 19: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize), part); return;
+            case 20: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
             // Unit3
-            case 23: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize), part); return;
-            case 24: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
-            case 25: Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
-            case 26: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize), part); return;
-            case 27: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
+            case 21: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize), part); return;
+            case 22: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
+            case 23: Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 24: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize), part); return;
+            case 25: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
             // Head
-            case 28: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize), part); return;
-            case 29: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
-            case 30: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
-            case 31: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
-            case 32: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
+            case 26: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize), part); return;
+            case 27: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
+            case 28: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
+            case 29: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
+            case 30: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -882,6 +878,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_64px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -890,12 +887,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 48, 48);
+                Int8Pointwise_Tile_8x48_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 48, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x64_V512<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -903,6 +900,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_64px_Relu_V256Vnni(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -911,15 +909,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 48, 48);
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 48, 48);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 48, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 48, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 24);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 48, 48);
+                Int8Pointwise_Tile_4x24_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 24, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 48, 48, ref noSlots, ref noSlots);
             }
         }
     }
@@ -927,6 +925,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_64px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -935,12 +934,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 48);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 48);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 48, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 48, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 48);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 48, ref noSlots, ref noSlots);
             }
         }
     }
@@ -948,6 +947,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_64px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -956,12 +956,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 56);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 56);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 56, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 56, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 56);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_64px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 56, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1055,22 +1055,86 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>The literals of quantizing 12 channels in 1 group(s) of 16 pixels for <c>stage2.0.branch2.5</c>.</summary>
-    private readonly struct Quantize_g1_12ch_16px_Shape : Quantize_Shape
+    /// <summary>The slots' geometry for <c>stage2.0.branch2.3</c>: the next convolution's 1 group(s) of 12 channels, planes of 16 pixels.</summary>
+    private readonly struct Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape : Quantize_Shape
     {
         public static int Groups => 1;
         public static int InPerGroup => 12;
         public static int Pixels => 16;
     }
 
-    /// <summary>Quantizes a 1x1 convolution's input, 12 channels in 1 group(s) of 16 pixels, on the widest vector its planes fill.</summary>
+    /// <summary>Depthwise3x3_s2_12ch_8x8, packed as the next convolution's slots (1 group(s) of 12 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_12ch_16px(ref float source, ref float destination, ref float parameters, Part part)
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Quantize_Planes_V512<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
-        else if (Vector256.IsHardwareAccelerated) Quantize_Planes_V256<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
-        else if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
-        else Quantize_Planes_Scalar<Quantize_g1_12ch_16px_Shape>(ref source, ref destination, ref parameters, part);
+        if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_12ch_8x8_PacksSlots12_V512(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_12ch_8x8_PacksSlots12_V256(ref source, ref slots, ref weights, ref quantize, part);
+        else if (Vector128.IsHardwareAccelerated) Depthwise3x3_s2_12ch_8x8_PacksSlots12_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s2_12ch_8x8_PacksSlots12_Scalar(ref source, ref slots, ref weights, ref quantize, part);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12_V512(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 12 + item % 3 * 4;
+            int channels = Math.Min(4, 12 - item % 3 * 4);
+            Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V512<Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12_V256(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 12 + item % 3 * 4;
+            int channels = Math.Min(4, 12 - item % 3 * 4);
+            Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V256<Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 12 + item % 3 * 4;
+            int channels = Math.Min(4, 12 - item % 3 * 4);
+            Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_12ch_8x8_PacksSlots12_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[64];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 3 * 12 + item % 3 * 4;
+            int channels = Math.Min(4, 12 - item % 3 * 4);
+            Depthwise3x3_s2_12ch_8x8(ref Unsafe.Add(ref source, first * 64), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s2_12ch_8x8_PacksSlots12_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 16)), channels, inverseScale, zeroPoint);
+        }
     }
 
     private readonly struct Int8Pointwise_g1_12to12_16px_Relu_Shape : Int8Pointwise_Shape
@@ -1094,6 +1158,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1102,11 +1167,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1114,6 +1179,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1122,12 +1188,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1135,6 +1201,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1143,12 +1210,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_12to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1206,6 +1273,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1214,11 +1282,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1226,6 +1294,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1234,12 +1303,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1247,6 +1316,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_8to12_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1255,12 +1325,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 4);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_8to12_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
             }
         }
     }
@@ -1359,41 +1429,44 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_16px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 96);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
+            Int8Pointwise_Tile_8x16_V512<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_16px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 96);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x16_V256<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_16px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 96);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 8);
-            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 8);
+            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 8, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x8_V128<Int8Pointwise_g1_24to24_16px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 8, ref noSlots, ref noSlots);
         }
     }
 
@@ -1416,20 +1489,52 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_Shape>(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.0.branch2.5</c>.</summary>
-    private readonly struct Quantize_g1_24ch_4px_Shape : Quantize_Shape
+    /// <summary>The slots' geometry for <c>stage3.0.branch2.3</c>: the next convolution's 1 group(s) of 24 channels, planes of 4 pixels.</summary>
+    private readonly struct Depthwise3x3_s2_24ch_4x4_PacksSlots24_Shape : Quantize_Shape
     {
         public static int Groups => 1;
         public static int InPerGroup => 24;
         public static int Pixels => 4;
     }
 
-    /// <summary>Quantizes a 1x1 convolution's input, 24 channels in 1 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    /// <summary>Depthwise3x3_s2_24ch_4x4, packed as the next convolution's slots (1 group(s) of 24 channels) on the widest vector its planes fill; its float output stays on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quantize_g1_24ch_4px(ref float source, ref float destination, ref float parameters, Part part)
+    private static void Depthwise3x3_s2_24ch_4x4_PacksSlots24(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
     {
-        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
-        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
+        if (Vector128.IsHardwareAccelerated) Depthwise3x3_s2_24ch_4x4_PacksSlots24_V128(ref source, ref slots, ref weights, ref quantize, part);
+        else Depthwise3x3_s2_24ch_4x4_PacksSlots24_Scalar(ref source, ref slots, ref weights, ref quantize, part);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_24ch_4x4_PacksSlots24_V128(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[16];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 6 * 24 + item % 6 * 4;
+            int channels = Math.Min(4, 24 - item % 6 * 4);
+            Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_V128<Depthwise3x3_s2_24ch_4x4_PacksSlots24_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 4)), channels, inverseScale, zeroPoint);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_24ch_4x4_PacksSlots24_Scalar(ref float source, ref float slots, ref float weights, ref float quantize, Part part)
+    {
+        float inverseScale = quantize;
+        float zeroPoint = Unsafe.Add(ref quantize, 1);
+        Span<float> planes = stackalloc float[16];
+        ref float scratch = ref MemoryMarshal.GetReference(planes);
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int first = item / 6 * 24 + item % 6 * 4;
+            int channels = Math.Min(4, 24 - item % 6 * 4);
+            Depthwise3x3_s2_24ch_4x4(ref Unsafe.Add(ref source, first * 16), ref scratch, ref Unsafe.Add(ref weights, first * 10), new(0, channels));
+            Quantize_Slots_Scalar<Depthwise3x3_s2_24ch_4x4_PacksSlots24_Shape>(ref scratch, 0, ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, item * 4)), channels, inverseScale, zeroPoint);
+        }
     }
 
     private readonly struct Int8Pointwise_g1_24to24_4px_Relu_Shape : Int8Pointwise_Shape
@@ -1451,14 +1556,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_4px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 24);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_24to24_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
@@ -1474,6 +1580,22 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static int ColumnsEnd => 2;
         public static bool Relu => false;
         public static int InputPlane(int channel) => Planes_24_b0979559[channel];
+    }
+
+    /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.0.branch1.2</c>.</summary>
+    private readonly struct Quantize_g1_24ch_4px_Shape : Quantize_Shape
+    {
+        public static int Groups => 1;
+        public static int InPerGroup => 24;
+        public static int Pixels => 4;
+    }
+
+    /// <summary>Quantizes a 1x1 convolution's input, 24 channels in 1 group(s) of 4 pixels, on the widest vector its planes fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quantize_g1_24ch_4px(ref float source, ref float destination, ref float parameters, Part part)
+    {
+        if (Vector128.IsHardwareAccelerated) Quantize_Planes_V128<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
+        else Quantize_Planes_Scalar<Quantize_g1_24ch_4px_Shape>(ref source, ref destination, ref parameters, part);
     }
 
     /// <summary>The literals of quantizing 24 channels in 1 group(s) of 4 pixels for <c>stage3.1.branch2.0</c>.</summary>
@@ -1562,14 +1684,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_48to64_4px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 48);
             ref float block = ref Unsafe.Add(ref weights, (k * 64 + j) * 14);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 64 + j, 0, 0);
-            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 64 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 64 + j, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x4_V128<Int8Pointwise_g1_48to64_4px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 64 + j + 4, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
@@ -2160,11 +2283,65 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     private interface Int8Pointwise_Shape : Pointwise_Shape
     {
         static abstract int Quads { get; }
+        // Packing the next convolution's slots in the epilogue: where logical channel 0 falls among its input channels, and its channels per group.
+        static virtual bool PacksSlots => false;
+        static virtual int SlotChannelOffset => 0;
+        static virtual int SlotInPerGroup => 4;
+    }
+
+    /// <summary>The next convolution's slot plane (of its packed input) holding logical channel <paramref name="channel"/> and the three after it, from a multiple of four within its group; null where the shape packs none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref int Int8Pointwise_Slot<TShape>(ref float slots, int channel) where TShape : struct, Int8Pointwise_Shape
+    {
+        if (!TShape.PacksSlots) return ref Unsafe.NullRef<int>();
+        int consumer = channel + TShape.SlotChannelOffset;
+        int slot = consumer / TShape.SlotInPerGroup * ((TShape.SlotInPerGroup + 3) / 4) + consumer % TShape.SlotInPerGroup / 4;
+        return ref Unsafe.As<float, int>(ref Unsafe.Add(ref slots, slot * TShape.Pixels));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out Vector512<float> inverse, out Vector512<float> low, out Vector512<float> high, out Vector512<byte> zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = Vector512.Create(TShape.PacksSlots ? quantize : 0f);
+        low = Vector512.Create(-zeroPoint);
+        high = Vector512.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
+        zero = Vector512.Create((byte)zeroPoint);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out Vector256<float> inverse, out Vector256<float> low, out Vector256<float> high, out Vector256<byte> zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = Vector256.Create(TShape.PacksSlots ? quantize : 0f);
+        low = Vector256.Create(-zeroPoint);
+        high = Vector256.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
+        zero = Vector256.Create((byte)zeroPoint);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out Vector128<float> inverse, out Vector128<float> low, out Vector128<float> high, out Vector128<byte> zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = Vector128.Create(TShape.PacksSlots ? quantize : 0f);
+        low = Vector128.Create(-zeroPoint);
+        high = Vector128.Create(global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint);
+        zero = Vector128.Create((byte)zeroPoint);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int8Pointwise_SlotConstants<TShape>(ref float quantize, out float inverse, out float low, out float high, out byte zero) where TShape : struct, Int8Pointwise_Shape
+    {
+        float zeroPoint = TShape.PacksSlots ? Unsafe.Add(ref quantize, 1) : 0f;
+        inverse = TShape.PacksSlots ? quantize : 0f;
+        low = -zeroPoint;
+        high = global::ShuffleNetGen.Kernels.Int8Simd.MaxActivation - zeroPoint;
+        zero = (byte)zeroPoint;
     }
 
     /// <summary>8 × 48 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_8x48_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2176,6 +2353,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
         ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        ref int slots1 = ref Int8Pointwise_Slot<TShape>(ref slots, channel + 4);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 48)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -2362,12 +2542,21 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc7x0.StoreUnsafe(ref out7, (nuint)(p));
             acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
             acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 32));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x0, acc5x0, acc6x0, acc7x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x1, acc5x1, acc6x1, acc7x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p + 16));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x2, acc5x2, acc6x2, acc7x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p + 32));
+            }
         }
     }
 
     /// <summary>8 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_8x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2379,6 +2568,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out6 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 6) * TShape.Pixels);
         ref float out7 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 7) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        ref int slots1 = ref Int8Pointwise_Slot<TShape>(ref slots, channel + 4);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -2467,12 +2659,17 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc5x0.StoreUnsafe(ref out5, (nuint)(p));
             acc6x0.StoreUnsafe(ref out6, (nuint)(p));
             acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc4x0, acc5x0, acc6x0, acc7x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots1, (nuint)(p));
+            }
         }
     }
 
     /// <summary>4 × 64 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x64_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2480,6 +2677,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 64)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -2607,12 +2806,19 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
             acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
             acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 32));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x3, acc1x3, acc2x3, acc3x3, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 48));
+            }
         }
     }
 
     /// <summary>4 × 24 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x24_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2620,6 +2826,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 24)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -2722,12 +2930,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
             acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 8));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x2, acc1x2, acc2x2, acc3x2, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 16));
+            }
         }
     }
 
     /// <summary>4 × 16 Vector256 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x16_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2735,6 +2949,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector256<float> slotInverse, out Vector256<float> slotLow, out Vector256<float> slotHigh, out Vector256<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector256<int>.Zero;
@@ -2812,20 +3028,25 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 8));
+            }
         }
     }
 
     /// <summary>4 × 8 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_Tile_4x8_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
-        else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        else Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 
     /// <summary>4 × 8 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x8_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2833,6 +3054,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 8)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -2907,12 +3130,17 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 4));
+            }
         }
     }
 
     /// <summary>4 × 8 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x8_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -2920,6 +3148,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 8)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -2997,6 +3227,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
             acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x1, acc1x1, acc2x1, acc3x1, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p + 4));
+            }
         }
     }
 
@@ -3113,7 +3348,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>4 × 16 Vector512 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x16_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -3121,6 +3356,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector512<float> slotInverse, out Vector512<float> slotLow, out Vector512<float> slotHigh, out Vector512<byte> slotZero);
         for (int p = start; p <= last; p += 16)
         {
             var sum0x0 = Vector512<int>.Zero;
@@ -3173,12 +3410,17 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+            }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -3187,11 +3429,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_8x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3199,6 +3441,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -3207,12 +3450,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0);
-                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 0, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0);
+                Int8Pointwise_Tile_4x16_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 0, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3220,6 +3463,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_12to12_16px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -3228,12 +3472,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             ref float block = ref Unsafe.Add(ref weights, (k * 12 + j) * 5);
             if (j < 8)
             {
-                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8);
-                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
+                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 12 + j + 4, 0, 8, ref noSlots, ref noSlots);
             }
             else
             {
-                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8);
+                Int8Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 12 + j, 0, 8, ref noSlots, ref noSlots);
             }
         }
     }
@@ -3351,15 +3595,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     /// <summary>4 × 4 Vector128 tile: its Dp body on ARM64, else its broadcast body.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last) where TShape : struct, Int8Pointwise_Shape
+    private static void Int8Pointwise_Tile_4x4_V128<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize) where TShape : struct, Int8Pointwise_Shape
     {
-        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
-        else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last);
+        if (global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed) Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
+        else Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref groupInput, ref destination, ref residual, ref bias, blockRows, channel, start, last, ref slots, ref quantize);
     }
 
     /// <summary>4 × 4 Vector128 int8 tile, SDOT by element (ARM64 with Dp); see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x4_V128_Dp<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -3367,6 +3611,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 4)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -3416,12 +3662,16 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+            }
         }
     }
 
     /// <summary>4 × 4 Vector128 int8 tile; see <see cref="Int8Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
+    private static void Int8Pointwise_Tile_4x4_V128_Broadcast<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last, ref float slots, ref float quantize)
         where TShape : struct, Int8Pointwise_Shape
     {
         ref float out0 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel) * TShape.Pixels);
@@ -3429,6 +3679,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ref float out2 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 2) * TShape.Pixels);
         ref float out3 = ref Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + 3) * TShape.Pixels);
         ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels) : ref residual;
+        ref int slots0 = ref Int8Pointwise_Slot<TShape>(ref slots, channel);
+        Int8Pointwise_SlotConstants<TShape>(ref quantize, out Vector128<float> slotInverse, out Vector128<float> slotLow, out Vector128<float> slotHigh, out Vector128<byte> slotZero);
         for (int p = start; p <= last; p += 4)
         {
             var sum0x0 = Vector128<int>.Zero;
@@ -3481,20 +3733,25 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
             acc1x0.StoreUnsafe(ref out1, (nuint)(p));
             acc2x0.StoreUnsafe(ref out2, (nuint)(p));
             acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            if (TShape.PacksSlots)
+            {
+                global::ShuffleNetGen.Kernels.Int8Slots.Pack(acc0x0, acc1x0, acc2x0, acc3x0, slotInverse, slotLow, slotHigh, slotZero).StoreUnsafe(ref slots0, (nuint)(p));
+            }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int8Pointwise_g1_24to24_4px_Relu_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Int8Pointwise_Shape
     {
+        ref float noSlots = ref Unsafe.NullRef<float>();
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
             int j = item * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 24);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 8);
-            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0);
+            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0, ref noSlots, ref noSlots);
+            Int8Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 0, ref noSlots, ref noSlots);
         }
     }
 
