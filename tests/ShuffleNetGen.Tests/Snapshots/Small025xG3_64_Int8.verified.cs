@@ -925,7 +925,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
     private static ReadOnlySpan<int> WorkItems => new int[] { 32, 6, 6, 2, 2, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 15, 3, 15, 6, 9, 60, 15, 6, 30, 9, 9, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 30, 6, 30, 9, 15, 120, 30, 9, 60, 15, 15, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 9, 60, 15, 30, 60, 1, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 5, 24, 9, 4, 18, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 18, 9, 39, 5, 2, 10, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 9, 5, 39, 3, 1, 10, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 1, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 5, 24, 9, 4, 18, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 9, 20, 9, 4, 20, 18, 9, 39, 5, 2, 10, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 5, 20, 5, 2, 20, 9, 5, 39, 3, 1, 10, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 3, 20, 3, 1, 20, 1, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
