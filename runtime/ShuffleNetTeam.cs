@@ -12,7 +12,7 @@ namespace ShuffleNetGen;
 /// Threads that run one image's forward pass together: create it once for N threads and pass it to
 /// <c>Forward(input, logits, team)</c> of any generated model, float or int8, v1 or v2. Each op's independent outputs
 /// (output-channel blocks of a 1x1 convolution, channels of a depthwise convolution or a pool) are split into
-/// contiguous parts (up to four per thread); no sum is ever split, so the logits are
+/// contiguous parts, shrinking toward where the threads meet; no sum is ever split, so the logits are
 /// bit-identical to the one-thread <c>Forward</c> for every thread count.
 /// </summary>
 /// <remarks>
@@ -346,12 +346,18 @@ public sealed class ShuffleNetTeam : IDisposable
 
 /// <summary>
 /// How a pass splits a model's ops for a team of N threads: whether each op is split, into how many parts, and the
-/// bounds of each part's contiguous range of work items. Parts outnumber threads (up to <see cref="PartsPerThread"/>
-/// each), so a thread that starts late, or a core that is busy with something else, leaves parts to the others.
+/// bounds of each part's contiguous range of work items. The threads claiming from the front and those claiming from the
+/// back meet near the op's share-weighted middle, and parts shrink toward that point: each thread starts with half of its
+/// share, so a thread that starts late, or a core that is busy with something else, leaves parts to the others, while
+/// the last parts claimed, which decide how long the first thread done waits for the last one, are the smallest.
 /// </summary>
 internal sealed class TeamPlan
 {
-    public const int PartsPerThread = 4;
+    /// <summary>
+    /// A part holds at least this many thousands of multiply-adds (or window reads), unless one item is more: claiming
+    /// one moves a cache line between cores (a fraction of a microsecond), which a smaller part would not repay.
+    /// </summary>
+    public const int SmallestPartCost = 8;
 
     public TeamPlan(ReadOnlySpan<int> workItems, ReadOnlySpan<int> costs, int threads)
     {
@@ -361,20 +367,44 @@ internal sealed class TeamPlan
         Split = new bool[Ops];
         Parts = new int[Ops];
         _offsets = new int[Ops];
-        int total = 0;
+        var bounds = new System.Collections.Generic.List<int>();
         for (int op = 0; op < Ops; op++)
         {
             int items = workItems[op];
             Split[op] = threads > 1 && items > 1 && costs[op] / Math.Min(threads, items) >= ShuffleNetTeam.MinCostPerThread;
-            Parts[op] = Split[op] ? Math.Min(items, threads * PartsPerThread) : 1;
-            _offsets[op] = total;
-            total += Parts[op] + 1;
+            _offsets[op] = bounds.Count;
+            bounds.Add(0);
+            if (Split[op]) AddShrinkingParts(bounds, items, costs[op], threads);
+            else bounds.Add(items);
+            Parts[op] = bounds.Count - _offsets[op] - 1;
         }
-        _bounds = new int[total];
-        for (int op = 0; op < Ops; op++)
-            for (int part = 0; part <= Parts[op]; part++)
-                _bounds[_offsets[op] + part] = (int)((long)workItems[op] * part / Parts[op]);
+        _bounds = bounds.ToArray();
     }
+
+    /// <summary>
+    /// The ends of an op's parts after its first bound: from the front up to where the front threads (even ranks) should
+    /// meet the back ones (odd ranks), each part half of what is left per front thread, then mirrored from the back.
+    /// </summary>
+    private static void AddShrinkingParts(System.Collections.Generic.List<int> bounds, int items, int cost, int threads)
+    {
+        int frontThreads = (threads + 1) / 2, backThreads = threads / 2;
+        int meet = (int)((long)items * frontThreads / threads);
+        int smallest = Math.Max(1, (int)((long)items * SmallestPartCost / Math.Max(1, cost)));
+        for (int at = 0; at < meet;)
+        {
+            at = Math.Min(meet, at + Math.Max(smallest, CeilingDivide(meet - at, 2 * frontThreads)));
+            bounds.Add(at);
+        }
+        int firstBack = bounds.Count;
+        for (int at = items; at > meet;)
+        {
+            bounds.Add(at);
+            at = Math.Max(meet, at - Math.Max(smallest, CeilingDivide(at - meet, 2 * backThreads)));
+        }
+        bounds.Reverse(firstBack, bounds.Count - firstBack);
+    }
+
+    private static int CeilingDivide(int a, int b) => (a + b - 1) / b;
 
     private readonly int[] _offsets;
     private readonly int[] _bounds;

@@ -356,8 +356,13 @@ internal static class ModelEmitter
         w.Line();
     }
 
-    /// <summary>An op's cost in thousands, rounded up (a team compares it with its split threshold only).</summary>
-    private static long Cost(OpNode op) => ((op.MultiplyAdds > 0 ? op.MultiplyAdds : (long)op.Output.Channels * op.Output.Pixels * 9) + 999) / 1000;
+    /// <summary>
+    /// An op's cost in thousands, rounded up (a team compares it with its split threshold only): its multiply-adds, or
+    /// the values it reads, a 3x3 window per output (a global pool: its whole input, 49 values per output at 224).
+    /// </summary>
+    private static long Cost(OpNode op) => ((op.MultiplyAdds > 0 ? op.MultiplyAdds
+        : op is GlobalPoolOp ? (long)op.Input.Channels * op.Input.Pixels
+        : (long)op.Output.Channels * op.Output.Pixels * 9) + 999) / 1000;
 
     private static void EmitBenchmarkHook(SourceWriter w, IReadOnlyList<OpNode> steps, IReadOnlyList<IKernelEmitter> kernels)
     {

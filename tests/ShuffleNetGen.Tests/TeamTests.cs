@@ -141,10 +141,12 @@ public class TeamTests
 
     /// <summary>
     /// Each op's parts for N threads cover its items exactly once, in order; an op is split only where each thread gets at
-    /// least the threshold's share, into at most <see cref="TeamPlan.PartsPerThread"/> parts per thread.
+    /// least the threshold's share. Parts shrink toward the point where the threads claiming from the front meet those
+    /// claiming from the back, and the two parts there, the last ones claimed, are no larger than the smallest part
+    /// worth a claim: that bounds how long the first thread done waits for the last one.
     /// </summary>
     [Fact]
-    public void PlansCoverEveryItemOnceInOrder()
+    public void PlansCoverEveryItemOnceInOrderWithPartsShrinkingTowardWhereTheThreadsMeet()
     {
         var model = (IShuffleNetTeamModel)Paper1xG3.CreateRandom(1);
         foreach (int threads in new[] { 1, 2, 3, 4, 7 })
@@ -156,11 +158,23 @@ public class TeamTests
                 Assert.Equal(0, plan.Start(op, 0));
                 Assert.Equal(items, plan.Start(op, plan.Parts[op]));
                 for (int part = 0; part < plan.Parts[op]; part++) Assert.True(plan.Start(op, part) < plan.Start(op, part + 1), $"op {op}: empty part {part}");
-                Assert.Equal(plan.Split[op] ? Math.Min(items, threads * TeamPlan.PartsPerThread) : 1, plan.Parts[op]);
                 Assert.Equal(threads > 1 && items > 1 && model.TeamCosts[op] / Math.Min(threads, items) >= ShuffleNetTeam.MinCostPerThread, plan.Split[op]);
+                if (!plan.Split[op])
+                {
+                    Assert.Equal(1, plan.Parts[op]);
+                    continue;
+                }
+                int meet = (int)((long)items * ((threads + 1) / 2) / threads);
+                int smallest = Math.Max(1, (int)((long)items * TeamPlan.SmallestPartCost / model.TeamCosts[op]));
+                int[] sizes = Enumerable.Range(0, plan.Parts[op]).Select(part => plan.Start(op, part + 1) - plan.Start(op, part)).ToArray();
+                int atMeet = Enumerable.Range(0, plan.Parts[op] + 1).Single(part => plan.Start(op, part) == meet || meet == 0 && part == 0);
+                for (int part = 1; part < atMeet; part++) Assert.True(sizes[part] <= sizes[part - 1], $"{threads} threads, op {op}: front parts {string.Join(" ", sizes)} grow");
+                for (int part = atMeet + 1; part < sizes.Length; part++) Assert.True(sizes[part] >= sizes[part - 1], $"{threads} threads, op {op}: back parts {string.Join(" ", sizes)} shrink outward");
+                if (atMeet > 0) Assert.True(sizes[atMeet - 1] <= smallest, $"{threads} threads, op {op}: last front part of {string.Join(" ", sizes)} above {smallest}");
+                if (atMeet < sizes.Length) Assert.True(sizes[atMeet] <= smallest, $"{threads} threads, op {op}: last back part of {string.Join(" ", sizes)} above {smallest}");
             }
             Assert.Equal(threads > 1, plan.Split.Any(s => s));
-            _output.WriteLine($"{threads} threads: {plan.Split.Count(s => s)} of {plan.Ops} ops split");
+            _output.WriteLine($"{threads} threads: {plan.Split.Count(s => s)} of {plan.Ops} ops split, {Enumerable.Range(0, plan.Ops).Sum(op => plan.Parts[op])} parts");
         }
     }
 

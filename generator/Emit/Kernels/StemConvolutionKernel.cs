@@ -53,10 +53,11 @@ internal sealed class StemConvolutionKernel : WindowKernel
     private List<BlockWidth> BlockWidths { get; }
 
     /// <summary>
-    /// A team splits the stem by output channels, by blocks of them where blocked interiors compute a block at once (every
-    /// variant splits alike: which one runs is decided at run time, the parts once per team).
+    /// A team splits the stem by output rows: its 24 channels are three blocks of eight for the blocked interiors, which
+    /// two threads can only share 2:1, while its 112 rows of equal work split evenly (every variant splits alike: which
+    /// one runs is decided at run time, the parts once per team).
     /// </summary>
-    protected override int ChannelsPerItem => BlockWidths.Count > 0 ? ConvolutionBlock : 1;
+    protected override bool SplitsRows => true;
 
     /// <summary>One stem per model: its variants split rows and columns at generation time, as methods of its own.</summary>
     protected override bool SharedBodies => false;
@@ -129,13 +130,13 @@ internal sealed class StemConvolutionKernel : WindowKernel
         int full = Op.Channels / ConvolutionBlock;
         int tail = Op.Channels % ConvolutionBlock;
         string Call(int channels, string c0) =>
-            c0 == "0" ? $"{InteriorMethodName(block, channels)}(ref source, ref destination, ref weights);"
-                : $"{InteriorMethodName(block, channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}));";
-        // Work items are blocks: the full ones of [part.Start, part.Stop), then the tail block if the part ends with it.
+            c0 == "0" ? $"{InteriorMethodName(block, channels)}(ref source, ref destination, ref weights, {WorkRange.Arguments});"
+                : $"{InteriorMethodName(block, channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}), {WorkRange.Arguments});";
+        // Every block, over the rows of the part.
         if (full > 0)
-            w.Line($"for (int c0 = part.Start * {ConvolutionBlock}; c0 < Math.Min(part.Stop, {full}) * {ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
+            w.Line($"for (int c0 = 0; c0 < {full * ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
         if (tail > 0)
-            w.Line($"if (part.Stop > {full}) {Call(tail, (full * ConvolutionBlock).ToString())}");
+            w.Line(Call(tail, (full * ConvolutionBlock).ToString()));
     }
 
     private IEnumerable<int> BlockSizes()
@@ -168,7 +169,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
             {
                 w.Line($"/// <summary>{block.Vector} interior columns of {channels} output channels of <see cref=\"{Name}\"/>.</summary>");
                 w.Line(KernelSyntax.Optimized);
-                using (w.Open($"private static void {InteriorMethodName(block, channels)}(ref float source, ref float blockOutput, ref float blockTaps)"))
+                using (w.Open($"private static void {InteriorMethodName(block, channels)}(ref float source, ref float blockOutput, ref float blockTaps, {WorkRange.Parameters})"))
                     EmitBlock(w, block, channels);
                 w.Line();
                 EmitBlockVectorMethod(w, block, channels);
@@ -181,10 +182,8 @@ internal sealed class StemConvolutionKernel : WindowKernel
         int lanes = block.Lanes;
         foreach (var rows in Segments(Op.Output.Height, RowMask))
         {
-            bool single = rows.Start + 1 == rows.End;
-            using (single ? w.OpenScope() : Loop.Open(w, "oy", rows.Start, rows.End))
+            using (OpenRows(w, rows, out string oy))
             {
-                string oy = single ? rows.Start.ToString() : "oy";
                 EmitRowOffsets(w, rows.Mask, oy);
                 string Call(string ox, bool leftEdge)
                 {

@@ -105,22 +105,33 @@ internal abstract class WindowKernel : IKernelEmitter
         }
     }
 
-    /// <summary>Whether a team splits this kernel over its channels (each output channel reads its own planes only).</summary>
-    protected virtual bool SplitsChannels => true;
+    /// <summary>
+    /// Whether a team splits this kernel over its output rows (the stem: a few channels, each reading every input plane)
+    /// rather than over its channels (each output channel reads its own planes only).
+    /// </summary>
+    protected virtual bool SplitsRows => false;
 
-    public int WorkItems => SplitsChannels ? (Op.Channels + ChannelsPerItem - 1) / ChannelsPerItem : 1;
+    public int WorkItems => SplitsRows ? Op.Output.Height : Op.Channels;
 
-    /// <summary>Output channels per work item: 1, or a kind's block of channels computed together (the blocked stem).</summary>
-    protected virtual int ChannelsPerItem => 1;
+    /// <summary>The range parameters of the dispatcher and every variant.</summary>
+    protected static string RangeParameters => ", " + WorkRange.Parameters;
 
-    /// <summary>The loop over the channels of items [part.Start, part.Stop).</summary>
-    protected string ItemChannelLoop => ChannelsPerItem == 1 ? WorkRange.ChannelLoop
-        : $"for (int c = part.Start * {ChannelsPerItem}; c < Math.Min(part.Stop * {ChannelsPerItem}, {Op.Channels}); c++)";
+    protected static string RangeArguments => ", " + WorkRange.Arguments;
 
-    /// <summary>The range parameters of the dispatcher and every variant, where the kernel is split.</summary>
-    protected string RangeParameters => SplitsChannels ? ", " + WorkRange.Parameters : "";
+    private static string RowInPart(int row) => $"if ({WorkRange.Start} <= {row} && {row} < {WorkRange.Stop})";
 
-    protected string RangeArguments => SplitsChannels ? ", " + WorkRange.Arguments : "";
+    /// <summary>
+    /// Opens the rows of segment <paramref name="rows"/> a variant computes, naming the row <paramref name="oy"/> (a literal
+    /// for a one-row segment): all of them, or where the kernel splits rows those of [part.Start, part.Stop).
+    /// </summary>
+    protected SourceWriter.Block OpenRows(SourceWriter w, (int Start, int End, int Mask) rows, out string oy)
+    {
+        bool single = rows.Start + 1 == rows.End;
+        oy = single ? rows.Start.ToString() : "oy";
+        if (!SplitsRows) return single ? w.OpenScope() : Loop.Open(w, "oy", rows.Start, rows.End);
+        return single ? w.Open(RowInPart(rows.Start))
+            : w.Open($"for (int oy = Math.Max({WorkRange.Start}, {rows.Start}); oy < Math.Min({WorkRange.Stop}, {rows.End}); oy++)");
+    }
 
     /// <summary>The source argument: the input's first plane read, or the tensor itself when a table places them.</summary>
     protected string Source => OperandRefs.Of(Op.Input, Op.InputPlanes);
@@ -465,19 +476,21 @@ internal abstract class WindowKernel : IKernelEmitter
         // The blocked stem may leave no column to the per-channel loop (an even width: its one edge joins the blocks).
         var columns = Segments(Op.Output.Width, ColumnMask).Where(cols => !DoneElsewhere(cols, interior)).ToList();
         if (columns.Count == 0) return;
-        using (SplitsChannels ? w.Open(ItemChannelLoop) : Loop.Open(w, "c", 0, Op.Channels))
+        using (SplitsRows ? Loop.Open(w, "c", 0, Op.Channels) : w.Open(WorkRange.ChannelLoop))
         {
             EmitChannelStart(w, interior);
             foreach (var rows in Segments(Op.Output.Height, RowMask))
             {
                 if (rows.Start + 1 == rows.End)
                 {
+                    // EmitRow scopes a literal row itself; a kernel split by rows computes it in the part holding it only.
+                    if (SplitsRows) w.Line(RowInPart(rows.Start));
                     EmitRow(w, rows.Mask, rows.Start.ToString(), interior);
                 }
                 else
                 {
-                    using (Loop.Open(w, "oy", rows.Start, rows.End))
-                        EmitRow(w, rows.Mask, "oy", interior);
+                    using (OpenRows(w, rows, out string oy))
+                        EmitRow(w, rows.Mask, oy, interior);
                 }
             }
         }

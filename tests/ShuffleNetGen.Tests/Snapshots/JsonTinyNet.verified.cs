@@ -684,8 +684,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 12, 12, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 120, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 28, 7, 18, 24, 5, 18, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 5, 39, 2, 10, 20, 2, 20, 20, 2, 20, 20, 2, 20, 5, 5 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 16, 12, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 120, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 28, 7, 18, 24, 5, 18, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 5, 39, 2, 10, 20, 2, 20, 20, 2, 20, 20, 2, 20, 1, 5 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -784,13 +784,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_1to12_32x32_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start; c < part.Stop; c++)
+        for (int c = 0; c < 12; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 256);
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             float bias = Unsafe.Add(ref taps, 9);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 32;
@@ -863,7 +864,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                 }
             }
-            for (int oy = 1; oy < 16; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
             {
                 int row0 = (oy * 2 - 1) * 32;
                 int row1 = (oy * 2) * 32;
@@ -959,13 +960,14 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_1to12_32x32_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start; c < part.Stop; c++)
+        for (int c = 0; c < 12; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 256);
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             float bias = Unsafe.Add(ref taps, 9);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 32;
@@ -1022,7 +1024,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                 }
             }
-            for (int oy = 1; oy < 16; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
             {
                 int row0 = (oy * 2 - 1) * 32;
                 int row1 = (oy * 2) * 32;

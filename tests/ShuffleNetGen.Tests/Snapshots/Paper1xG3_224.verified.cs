@@ -684,8 +684,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 240, 250 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 9, 960 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 112, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 240, 250 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 48, 960 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -786,13 +786,14 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 3) * 8; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28), part);
     }
 
     /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps)
+    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, Part part)
     {
+        if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
@@ -803,7 +804,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
-        for (int oy = 1; oy < 112; oy++)
+        for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
         {
             int row0 = (oy * 2 - 1) * 224;
             int row1 = (oy * 2) * 224;
@@ -887,13 +888,14 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 3) * 8; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28), part);
     }
 
     /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps)
+    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, Part part)
     {
+        if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
@@ -904,7 +906,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
-        for (int oy = 1; oy < 112; oy++)
+        for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
         {
             int row0 = (oy * 2 - 1) * 224;
             int row1 = (oy * 2) * 224;
@@ -996,13 +998,14 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
+        for (int c = 0; c < 24; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 224;
@@ -1075,7 +1078,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                 }
             }
-            for (int oy = 1; oy < 112; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
             {
                 int row0 = (oy * 2 - 1) * 224;
                 int row1 = (oy * 2) * 224;
@@ -1171,13 +1174,14 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
+        for (int c = 0; c < 24; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 224;
@@ -1234,7 +1238,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                 }
             }
-            for (int oy = 1; oy < 112; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
             {
                 int row0 = (oy * 2 - 1) * 224;
                 int row1 = (oy * 2) * 224;

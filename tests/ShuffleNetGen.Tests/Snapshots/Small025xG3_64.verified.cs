@@ -684,8 +684,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 60, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 3, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 32, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 60, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -786,13 +786,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (part.Stop > 0) Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights);
+        Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>Vector512 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref float source, ref float blockOutput, ref float blockTaps)
+    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref float source, ref float blockOutput, ref float blockTaps, Part part)
     {
+        if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 64;
@@ -803,7 +804,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
-        for (int oy = 1; oy < 32; oy++)
+        for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 32); oy++)
         {
             int row0 = (oy * 2 - 1) * 64;
             int row1 = (oy * 2) * 64;
@@ -875,13 +876,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (part.Stop > 0) Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref source, ref destination, ref weights);
+        Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref source, ref destination, ref weights, part);
     }
 
     /// <summary>Vector256 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref float source, ref float blockOutput, ref float blockTaps)
+    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, Part part)
     {
+        if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 64;
@@ -892,7 +894,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
-        for (int oy = 1; oy < 32; oy++)
+        for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 32); oy++)
         {
             int row0 = (oy * 2 - 1) * 64;
             int row1 = (oy * 2) * 64;
@@ -970,13 +972,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 6); c++)
+        for (int c = 0; c < 6; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 1024);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 64;
@@ -1049,7 +1052,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
-            for (int oy = 1; oy < 32; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 32); oy++)
             {
                 int row0 = (oy * 2 - 1) * 64;
                 int row1 = (oy * 2) * 64;
@@ -1145,13 +1148,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 6); c++)
+        for (int c = 0; c < 6; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 1024);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 64;
@@ -1208,7 +1212,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
-            for (int oy = 1; oy < 32; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 32); oy++)
             {
                 int row0 = (oy * 2 - 1) * 64;
                 int row1 = (oy * 2) * 64;

@@ -685,8 +685,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 6, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 60, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 3, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 32, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 60, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -785,13 +785,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start; c < part.Stop; c++)
+        for (int c = 0; c < 6; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 1024);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 64;
@@ -864,7 +865,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
-            for (int oy = 1; oy < 32; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 32); oy++)
             {
                 int row0 = (oy * 2 - 1) * 64;
                 int row1 = (oy * 2) * 64;
@@ -960,13 +961,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start; c < part.Stop; c++)
+        for (int c = 0; c < 6; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 1024);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 64;
@@ -1023,7 +1025,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 28));
                 }
             }
-            for (int oy = 1; oy < 32; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 32); oy++)
             {
                 int row0 = (oy * 2 - 1) * 64;
                 int row1 = (oy * 2) * 64;

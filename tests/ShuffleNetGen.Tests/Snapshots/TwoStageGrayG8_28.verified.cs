@@ -551,8 +551,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 2, 16, 6, 48, 24, 8, 48, 24, 8, 48, 24, 8, 48, 24, 192, 16, 96, 24, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 96, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 113, 339, 603, 85, 207, 226, 85, 226, 226, 85, 226, 226, 85, 226, 170, 452, 43, 113, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 4, 4 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 28, 16, 6, 48, 24, 8, 48, 24, 8, 48, 24, 8, 48, 24, 192, 16, 96, 24, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 16, 96, 48, 96, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 113, 339, 603, 85, 207, 226, 85, 226, 226, 85, 226, 226, 85, 226, 170, 452, 43, 113, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 226, 43, 226, 19, 4 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -635,13 +635,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s1_1to16_28x28_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 2) * 8; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
+        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10), part);
+        for (int c = 0; c < 16; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             float bias = Unsafe.Add(ref taps, 9);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 28;
@@ -661,7 +662,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
-            for (int oy = 1; oy < 27; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 27); oy++)
             {
                 int row0 = (oy - 1) * 28;
                 int row1 = (oy) * 28;
@@ -684,6 +685,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
+            if (part.Start <= 27 && 27 < part.Stop)
             {
                 int row0 = 728;
                 int row1 = 756;
@@ -708,8 +710,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps)
+    private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, Part part)
     {
+        if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 28;
@@ -717,7 +720,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
             Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 11, false, true, false);
         }
-        for (int oy = 1; oy < 27; oy++)
+        for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 27); oy++)
         {
             int row0 = (oy - 1) * 28;
             int row1 = (oy) * 28;
@@ -726,6 +729,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
             Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 11, true, true, false);
         }
+        if (part.Start <= 27 && 27 < part.Stop)
         {
             int row0 = 728;
             int row1 = 756;
@@ -805,13 +809,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s1_1to16_28x28_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 2) * 8; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10));
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
+        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10), part);
+        for (int c = 0; c < 16; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             float bias = Unsafe.Add(ref taps, 9);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 28;
@@ -831,7 +836,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
-            for (int oy = 1; oy < 27; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 27); oy++)
             {
                 int row0 = (oy - 1) * 28;
                 int row1 = (oy) * 28;
@@ -854,6 +859,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
+            if (part.Start <= 27 && 27 < part.Stop)
             {
                 int row0 = 728;
                 int row1 = 756;
@@ -878,8 +884,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
 
     /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps)
+    private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, Part part)
     {
+        if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 28;
@@ -891,7 +898,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 19, false, true, false);
         }
-        for (int oy = 1; oy < 27; oy++)
+        for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 27); oy++)
         {
             int row0 = (oy - 1) * 28;
             int row1 = (oy) * 28;
@@ -904,6 +911,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             }
             Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 19, true, true, false);
         }
+        if (part.Start <= 27 && 27 < part.Stop)
         {
             int row0 = 728;
             int row1 = 756;
@@ -987,13 +995,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s1_1to16_28x28_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
+        for (int c = 0; c < 16; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             float bias = Unsafe.Add(ref taps, 9);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 28;
@@ -1068,7 +1077,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
-            for (int oy = 1; oy < 27; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 27); oy++)
             {
                 int row0 = (oy - 1) * 28;
                 int row1 = (oy) * 28;
@@ -1156,6 +1165,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
+            if (part.Start <= 27 && 27 < part.Stop)
             {
                 int row0 = 728;
                 int row1 = 756;
@@ -1236,13 +1246,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s1_1to16_28x28_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 16); c++)
+        for (int c = 0; c < 16; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 784);
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             float bias = Unsafe.Add(ref taps, 9);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 28;
@@ -1313,7 +1324,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
-            for (int oy = 1; oy < 27; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 27); oy++)
             {
                 int row0 = (oy - 1) * 28;
                 int row1 = (oy) * 28;
@@ -1397,6 +1408,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     Unsafe.Add(ref output, outRow + 27) = acc;
                 }
             }
+            if (part.Start <= 27 && 27 < part.Stop)
             {
                 int row0 = 728;
                 int row1 = 756;

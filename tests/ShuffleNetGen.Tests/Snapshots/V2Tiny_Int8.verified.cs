@@ -444,7 +444,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 8, 2, 2, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 16, 8, 2, 2, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -508,13 +508,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start; c < part.Stop; c++)
+        for (int c = 0; c < 8; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 256);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 32;
@@ -587,7 +588,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                 }
             }
-            for (int oy = 1; oy < 16; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
             {
                 int row0 = (oy * 2 - 1) * 32;
                 int row1 = (oy * 2) * 32;
@@ -683,13 +684,14 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to8_32x32_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start; c < part.Stop; c++)
+        for (int c = 0; c < 8; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 256);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 32;
@@ -746,7 +748,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
                 }
             }
-            for (int oy = 1; oy < 16; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
             {
                 int row0 = (oy * 2 - 1) * 32;
                 int row1 = (oy * 2) * 32;

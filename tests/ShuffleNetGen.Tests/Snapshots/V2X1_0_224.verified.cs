@@ -668,8 +668,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 3, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 256, 250 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 4366, 410, 2638, 170, 1092, 2638, 410, 2638, 2638, 410, 2638, 2638, 410, 2638, 10550, 205, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 10550, 103, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 23282, 10, 1024 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 112, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 256, 250 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 4366, 410, 2638, 170, 1092, 2638, 410, 2638, 2638, 410, 2638, 2638, 410, 2638, 10550, 205, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 10550, 103, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 23282, 51, 1024 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -774,13 +774,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 3) * 8; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28), part);
     }
 
     /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps)
+    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, Part part)
     {
+        if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
@@ -791,7 +792,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
-        for (int oy = 1; oy < 112; oy++)
+        for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
         {
             int row0 = (oy * 2 - 1) * 224;
             int row1 = (oy * 2) * 224;
@@ -875,13 +876,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = part.Start * 8; c0 < Math.Min(part.Stop, 3) * 8; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28));
+        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28), part);
     }
 
     /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps)
+    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, Part part)
     {
+        if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
@@ -892,7 +894,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
-        for (int oy = 1; oy < 112; oy++)
+        for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
         {
             int row0 = (oy * 2 - 1) * 224;
             int row1 = (oy * 2) * 224;
@@ -984,13 +986,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
+        for (int c = 0; c < 24; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 224;
@@ -1063,7 +1066,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                 }
             }
-            for (int oy = 1; oy < 112; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
             {
                 int row0 = (oy * 2 - 1) * 224;
                 int row1 = (oy * 2) * 224;
@@ -1159,13 +1162,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c = part.Start * 8; c < Math.Min(part.Stop * 8, 24); c++)
+        for (int c = 0; c < 24; c++)
         {
             ref float plane = ref source;
             ref float output = ref Unsafe.Add(ref destination, c * 12544);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
             {
                 int row1 = 0;
                 int row2 = 224;
@@ -1222,7 +1226,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                     acc.StoreUnsafe(ref output, (nuint)(outRow + 108));
                 }
             }
-            for (int oy = 1; oy < 112; oy++)
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
             {
                 int row0 = (oy * 2 - 1) * 224;
                 int row1 = (oy * 2) * 224;
