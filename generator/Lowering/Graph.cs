@@ -299,7 +299,7 @@ internal sealed class PointwiseOp : OpNode
 internal sealed record SlotPacking(TensorNode Slots, string QuantizeName, int ChannelOffset, int InPerGroup)
 {
     /// <summary>The consumer's slot of <paramref name="consumerChannel"/> (one of its input channels).</summary>
-    public int SlotOf(int consumerChannel) => consumerChannel / InPerGroup * QuantizeOp.Quads(InPerGroup) + consumerChannel % InPerGroup / 4;
+    public int SlotOf(int consumerChannel) => QuantizeOp.SlotOf(consumerChannel, InPerGroup);
 }
 
 /// <summary>
@@ -322,6 +322,9 @@ internal sealed class QuantizeOp : OpNode
     public int InPerGroup => InputChannels / Groups;
 
     public static int Quads(int channels) => (channels + 3) / 4;
+
+    /// <summary>The slot holding input channel <paramref name="channel"/> of a convolution reading groups of <paramref name="inPerGroup"/> channels.</summary>
+    public static int SlotOf(int channel, int inPerGroup) => channel / inPerGroup * Quads(inPerGroup) + channel % inPerGroup / 4;
 
     /// <summary>Every slot of the packed copy: groups × quads.</summary>
     public int SlotCount => Groups * Quads(InPerGroup);

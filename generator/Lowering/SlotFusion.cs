@@ -50,11 +50,10 @@ internal static class SlotFusion
 
         // Each slot is the producers' or the step's, never both; the step's are its first ones (the pool's half of a
         // concat comes first), so a team splits them as it splits any quantize step.
-        int quads = QuantizeOp.Quads(inPerGroup);
         var packed = new bool?[quantize.SlotCount];
         for (int c = 0; c < count; c++)
         {
-            int slot = c / inPerGroup * quads + c % inPerGroup / 4;
+            int slot = QuantizeOp.SlotOf(c, inPerGroup);
             bool byProducer = packers.Contains(writer[c]);
             if (packed[slot] is bool seen && seen != byProducer) return quantize;
             packed[slot] = byProducer;

@@ -39,9 +39,10 @@ internal static class ArenaPlanner
         var planned = new List<int>();
         for (int i = 0; i < graph.Tensors.Count; i++)
             if (graph.Tensors[i].InArena && root[i] == i) planned.Add(i);
+        var membersOf = Enumerable.Range(0, root.Length).ToLookup(j => root[j]);
         var plan = Plan(planned.Select(i =>
         {
-            var members = Enumerable.Range(0, root.Length).Where(j => root[j] == i).ToList();
+            var members = membersOf[i];
             var live = new LiveRange(members.Min(j => lifetimes[j].First), members.Max(j => lifetimes[j].Last));
             return new ArenaTensor(members.Max(j => graph.Tensors[j].Length), live);
         }).ToList());
