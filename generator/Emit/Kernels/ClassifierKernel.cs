@@ -60,11 +60,25 @@ internal sealed class ClassifierKernel : IKernelEmitter
     private void EmitRows(SourceWriter w, string start, string end, bool wide)
     {
         int n = _op.InFeatures;
+        long bias = (long)n * _op.OutFeatures;
+        int lanes = HeadSums.Lanes;
+        int fourRows = _op.OutFeatures / lanes * lanes;
+        // The AdvSimd variant hands over only the rows its blocks of four left (start is not a part's first row).
+        if (!wide && fourRows > 0 && start == HeadSums.FirstRow)
+        {
+            // Four classes side by side, each summed as the one-row loop below sums it: a team's parts are whole blocks
+            // of four but the last, which the one-row loop finishes.
+            w.Line($"int c = {start};");
+            using (w.Open($"for (; c < {(fourRows == _op.OutFeatures ? end : $"Math.Min({end}, {fourRows})")}; c += {lanes})"))
+                w.Line($"(Simd.DotFourRows(ref Unsafe.Add(ref weights, c * {n}), {n}, ref source, {n}) + Vector128.LoadUnsafe(ref weights, (nuint)({bias} + c))).StoreUnsafe(ref logits, (nuint)c);");
+            if (fourRows == _op.OutFeatures) return;
+            start = "c";
+        }
         using (w.Open($"for (int o = {start}; o < {end}; o++)"))
         {
             w.Line($"ref float row = ref Unsafe.Add(ref weights, o * {n});");
             HeadSums.EmitSum(w, "row", "source", n, wide);
-            w.Line($"Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, {(long)n * _op.OutFeatures} + o);");
+            w.Line($"Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, {bias} + o);");
         }
     }
 }

@@ -38,7 +38,7 @@ internal static class HeadSums
     {
         // A team splits the rows by blocks of Lanes (WorkItems): [Start, Stop) of them, the last one shorter where the
         // rows do not fill it. Each row's sum is the same whichever thread computes it.
-        string first = $"{WorkRange.Start} * {Lanes}";
+        string first = FirstRow;
         string end = $"Math.Min({WorkRange.Stop} * {Lanes}, {rows})";
         parameters += ", " + WorkRange.Parameters;
         KernelSyntax.EmitDispatcher(w, summary, $"{name}({parameters})", arguments + ", " + WorkRange.Arguments, variants);
@@ -62,6 +62,9 @@ internal static class HeadSums
             w.Line();
         }
     }
+
+    /// <summary>The first row of a part, as <see cref="EmitKernel"/> hands it to every variant but the AdvSimd one's remainder.</summary>
+    public static string FirstRow => $"{WorkRange.Start} * {Lanes}";
 
     /// <summary>A head kernel's work items: its rows in blocks of <see cref="Lanes"/>.</summary>
     public static int WorkItems(int rows) => (rows + Lanes - 1) / Lanes;

@@ -2147,7 +2147,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_480to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
+        int c = part.Start * 4;
+        for (; c < Math.Min(Math.Min(part.Stop * 4, 10), 8); c += 4)
+        {
+            (Simd.DotFourRows(ref Unsafe.Add(ref weights, c * 480), 480, ref source, 480) + Vector128.LoadUnsafe(ref weights, (nuint)(4800 + c))).StoreUnsafe(ref logits, (nuint)c);
+        }
+        for (int o = c; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 480);
             float sum = 0f;

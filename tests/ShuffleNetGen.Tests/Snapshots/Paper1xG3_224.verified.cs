@@ -3162,17 +3162,10 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_960to1000_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 1000); o++)
+        int c = part.Start * 4;
+        for (; c < Math.Min(part.Stop * 4, 1000); c += 4)
         {
-            ref float row = ref Unsafe.Add(ref weights, o * 960);
-            float sum = 0f;
-            var total = Vector128<float>.Zero;
-            for (int i = 0; i < 960; i += 4)
-            {
-                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-            }
-            sum += Vector128.Sum(total);
-            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 960000 + o);
+            (Simd.DotFourRows(ref Unsafe.Add(ref weights, c * 960), 960, ref source, 960) + Vector128.LoadUnsafe(ref weights, (nuint)(960000 + c))).StoreUnsafe(ref logits, (nuint)c);
         }
     }
 

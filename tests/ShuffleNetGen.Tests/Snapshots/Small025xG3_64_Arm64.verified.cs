@@ -1803,7 +1803,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_240to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
+        int c = part.Start * 4;
+        for (; c < Math.Min(Math.Min(part.Stop * 4, 10), 8); c += 4)
+        {
+            (Simd.DotFourRows(ref Unsafe.Add(ref weights, c * 240), 240, ref source, 240) + Vector128.LoadUnsafe(ref weights, (nuint)(2400 + c))).StoreUnsafe(ref logits, (nuint)c);
+        }
+        for (int o = c; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 240);
             float sum = 0f;

@@ -2982,7 +2982,12 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_384to10_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 10); o++)
+        int c = part.Start * 4;
+        for (; c < Math.Min(Math.Min(part.Stop * 4, 10), 8); c += 4)
+        {
+            (Simd.DotFourRows(ref Unsafe.Add(ref weights, c * 384), 384, ref source, 384) + Vector128.LoadUnsafe(ref weights, (nuint)(3840 + c))).StoreUnsafe(ref logits, (nuint)c);
+        }
+        for (int o = c; o < Math.Min(part.Stop * 4, 10); o++)
         {
             ref float row = ref Unsafe.Add(ref weights, o * 384);
             float sum = 0f;

@@ -2617,17 +2617,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Linear_1024to1000_V128(ref float source, ref float weights, ref float logits, Part part)
     {
-        for (int o = part.Start * 4; o < Math.Min(part.Stop * 4, 1000); o++)
+        int c = part.Start * 4;
+        for (; c < Math.Min(part.Stop * 4, 1000); c += 4)
         {
-            ref float row = ref Unsafe.Add(ref weights, o * 1024);
-            float sum = 0f;
-            var total = Vector128<float>.Zero;
-            for (int i = 0; i < 1024; i += 4)
-            {
-                total = Simd.MulAdd(Vector128.LoadUnsafe(ref row, (nuint)i), Vector128.LoadUnsafe(ref source, (nuint)i), total);
-            }
-            sum += Vector128.Sum(total);
-            Unsafe.Add(ref logits, o) = sum + Unsafe.Add(ref weights, 1024000 + o);
+            (Simd.DotFourRows(ref Unsafe.Add(ref weights, c * 1024), 1024, ref source, 1024) + Vector128.LoadUnsafe(ref weights, (nuint)(1024000 + c))).StoreUnsafe(ref logits, (nuint)c);
         }
     }
 
