@@ -497,7 +497,7 @@ internal static class OpProfile
 {
     public delegate void RunOp<T>(T model, int index, ReadOnlySpan<float> input, Span<float> logits);
 
-    public static void Run<T>(T model, int inputLength, int classes, string[] names, RunOp<T> runOp) where T : IShuffleNetModel
+    public static void Run<T>(T model, int inputLength, int classes, string[] names, RunOp<T> runOp) where T : class, IShuffleNetModel, IShuffleNetTeamModel
     {
         var input = new float[inputLength];
         for (int i = 0; i < input.Length; i++) input[i] = MathF.Sin(i * 0.01f);
@@ -534,5 +534,49 @@ internal static class OpProfile
         Console.WriteLine("op   in order          alone     name");
         for (int op = 0; op < names.Length; op++) Console.WriteLine($"{op,3} {medians[op],9:F1} us {medians[op] / total,6:P1} {alone[op],9:F1} us  {names[op]}");
         Console.WriteLine($"sum {total:F1} us in order, {alone.Sum():F1} us alone");
+        Roofline(names, medians, model.TeamCosts.ToArray());
+    }
+
+    /// <summary>
+    /// The in-order times by op kind against this core's peaks measured now (the FMA chains of <see cref="FmaPeak"/>,
+    /// the int8 family the kernels run), and what the pass would take with every convolution and classifier at its
+    /// peak and the other ops as measured: how far kernel work alone could take the pass on this CPU.
+    /// </summary>
+    private static void Roofline(string[] names, double[] medians, int[] costs)
+    {
+        var (width, fp32) = FmaPeak.Widest();
+        string family = ShuffleNetGen.Kernels.Int8Family.Description.Split(':')[0].Split(' ')[^1]; // "int8 family madd256: ..."
+        double int8 = names.Any(n => n.Contains(": Int8", StringComparison.Ordinal))
+            ? Int8Peak.Measure().First(f => f.Family.StartsWith(family + ":", StringComparison.Ordinal)).Gmacs : double.NaN;
+        Console.WriteLine($"peaks measured now: fp32 {width} FMA {fp32:F1} GMAC/s{(double.IsNaN(int8) ? "" : $", int8 {family} {int8:F1} GMAC/s")}");
+        Console.WriteLine("kind                     in order  share      MMAC  GMAC/s  % of peak  at peak");
+        double total = medians.Sum(), bound = 0;
+        foreach (var kind in names.Select((n, op) => (Kind: KindOf(n), Op: op)).GroupBy(x => x.Kind).OrderByDescending(g => g.Sum(x => medians[x.Op])))
+        {
+            double us = kind.Sum(x => medians[x.Op]);
+            bool counted = kind.Key.Contains("convolution") || kind.Key.Contains("classifier") || kind.Key.Contains("stem") || kind.Key.Contains("depthwise");
+            double macs = kind.Sum(x => (double)costs[x.Op]) * 1e3;
+            double peak = kind.Key.StartsWith("int8", StringComparison.Ordinal) ? int8 : fp32;
+            // Depthwise is counted (nine multiply-adds an output) but not bounded: it is limited by its loads, not the FMA pipes.
+            double atPeak = counted && !kind.Key.Contains("depthwise") ? macs / peak / 1e3 : us;
+            bound += atPeak;
+            Console.WriteLine(counted
+                ? $"{kind.Key,-24} {us,8:F1} us {us / total,6:P1} {macs / 1e6,9:F2} {macs / us / 1e3,7:F1} {macs / us / 1e3 / peak,9:P1} {atPeak,8:F1} us"
+                : $"{kind.Key,-24} {us,8:F1} us {us / total,6:P1}                                {atPeak,8:F1} us");
+        }
+        Console.WriteLine($"bound: {bound:F1} us with every convolution and classifier at its peak, the rest as measured ({bound / total:P1} of the measured {total:F1} us)");
+    }
+
+    private static string KindOf(string name)
+    {
+        string kernel = name[(name.IndexOf(": ", StringComparison.Ordinal) + 2)..];
+        string prefix = kernel.StartsWith("Int8", StringComparison.Ordinal) ? "int8 " : "";
+        return kernel.Contains("Pointwise", StringComparison.Ordinal) ? prefix + (kernel.Contains("_49px", StringComparison.Ordinal) ? "1x1 convolution 7x7" : "1x1 convolution")
+            : kernel.Contains("Linear", StringComparison.Ordinal) ? prefix + "classifier"
+            : kernel.StartsWith("Conv3x3", StringComparison.Ordinal) ? "stem"
+            : kernel.StartsWith("Depthwise", StringComparison.Ordinal) ? "depthwise"
+            : kernel.Contains("Pool", StringComparison.Ordinal) ? "pools"
+            : kernel.StartsWith("Quantize", StringComparison.Ordinal) ? "quantize"
+            : "other";
     }
 }
