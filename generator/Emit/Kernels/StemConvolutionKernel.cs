@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Linq;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 
@@ -290,14 +289,16 @@ internal sealed class StemConvolutionKernel : WindowKernel
                         EmitTapColumnLoop(w, block, channels, even, odd, shift, Acc);
                 }
             }
+            // One reference to the first column, the stores at constant offsets from it.
+            w.Line("ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);");
             for (int j = 0; j < channels; j++)
             {
                 for (int k = 0; k < block.Vectors; k++)
                 {
                     string sum = Op.Relu ? $"Simd.Relu({Acc(j, k)})" : Acc(j, k);
                     if (swizzled) sum = $"Simd.Unswizzle256({sum})";
-                    string offset = string.Join(" + ", new[] { j == 0 ? null : (j * OutPixels).ToString(), "outRow", "ox", k == 0 ? null : (k * block.Lanes).ToString() }.Where(t => t is not null));
-                    w.Line($"{sum}.StoreUnsafe(ref blockOutput, (nuint)({offset}));");
+                    int offset = j * OutPixels + k * block.Lanes;
+                    w.Line(offset == 0 ? $"{sum}.StoreUnsafe(ref at);" : $"{sum}.StoreUnsafe(ref at, {offset});");
                 }
             }
         }
@@ -329,12 +330,12 @@ internal sealed class StemConvolutionKernel : WindowKernel
         int s = Op.Stride;
         string V = block.Vector;
         string Load(string at) => s == 1 ? $"{V}.LoadUnsafe(ref {at})" : $"{even}(ref {at})";
-        using (Loop.Open(w, "kx", 0, 3))
+        // References stepped one column per kx, so every load below addresses at a constant offset from them (indexing
+        // by kx + offset cost a sign extension and an address computation per load).
+        w.Line("ref float first = ref Unsafe.Subtract(ref input, 1);");
+        w.Line("ref float kxTaps = ref rowTaps;");
+        using (w.Open("for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))"))
         {
-            // References advanced by kx, so every load below addresses at a constant offset from them (indexing by
-            // kx + offset cost a sign extension and an address computation per load).
-            w.Line("ref float first = ref Unsafe.Add(ref input, kx - 1);");
-            w.Line("ref float kxTaps = ref Unsafe.Add(ref rowTaps, kx);");
             string edge = $"{shift}({(s == 1 ? $"{V}.LoadUnsafe(ref input)" : $"{odd}(ref input)")})";
             w.Line($"var column0 = leftEdge && kx == 0 ? {edge} : {Load("first")};");
             for (int k = 1; k < block.Vectors; k++)

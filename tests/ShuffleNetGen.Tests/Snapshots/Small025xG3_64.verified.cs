@@ -863,12 +863,13 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc5 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 142)), acc5);
             }
         }
-        Simd.Relu(acc0).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        Simd.Relu(acc1).StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-        Simd.Relu(acc2).StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-        Simd.Relu(acc3).StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-        Simd.Relu(acc4).StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-        Simd.Relu(acc5).StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0).StoreUnsafe(ref at);
+        Simd.Relu(acc1).StoreUnsafe(ref at, 1024);
+        Simd.Relu(acc2).StoreUnsafe(ref at, 2048);
+        Simd.Relu(acc3).StoreUnsafe(ref at, 3072);
+        Simd.Relu(acc4).StoreUnsafe(ref at, 4096);
+        Simd.Relu(acc5).StoreUnsafe(ref at, 5120);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -940,10 +941,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
                 ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
-                for (int kx = 0; kx < 3; kx++)
+                ref float first = ref Unsafe.Subtract(ref input, 1);
+                ref float kxTaps = ref rowTaps;
+                for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))
                 {
-                    ref float first = ref Unsafe.Add(ref input, kx - 1);
-                    ref float kxTaps = ref Unsafe.Add(ref rowTaps, kx);
                     var column0 = leftEdge && kx == 0 ? Simd.ShiftInZeroSwizzled256(Simd.LoadOddSwizzled256(ref input)) : Simd.LoadEvenSwizzled256(ref first);
                     var column1 = Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref first, 16));
                     Vector256<float> tap;
@@ -968,18 +969,19 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 }
             }
         }
-        Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox + 8));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref at);
+        Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref at, 8);
+        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 1024);
+        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 1032);
+        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 2048);
+        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 2056);
+        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 3072);
+        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 3080);
+        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 4096);
+        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 4104);
+        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 5120);
+        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 5128);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

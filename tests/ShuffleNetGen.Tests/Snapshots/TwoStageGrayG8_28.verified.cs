@@ -803,14 +803,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc7 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 72)), acc7);
             }
         }
-        Simd.Relu(acc0).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        Simd.Relu(acc1).StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
-        Simd.Relu(acc2).StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
-        Simd.Relu(acc3).StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
-        Simd.Relu(acc4).StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
-        Simd.Relu(acc5).StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
-        Simd.Relu(acc6).StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
-        Simd.Relu(acc7).StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0).StoreUnsafe(ref at);
+        Simd.Relu(acc1).StoreUnsafe(ref at, 784);
+        Simd.Relu(acc2).StoreUnsafe(ref at, 1568);
+        Simd.Relu(acc3).StoreUnsafe(ref at, 2352);
+        Simd.Relu(acc4).StoreUnsafe(ref at, 3136);
+        Simd.Relu(acc5).StoreUnsafe(ref at, 3920);
+        Simd.Relu(acc6).StoreUnsafe(ref at, 4704);
+        Simd.Relu(acc7).StoreUnsafe(ref at, 5488);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -960,10 +961,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox);
                 ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
-                for (int kx = 0; kx < 3; kx++)
+                ref float first = ref Unsafe.Subtract(ref input, 1);
+                ref float kxTaps = ref rowTaps;
+                for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))
                 {
-                    ref float first = ref Unsafe.Add(ref input, kx - 1);
-                    ref float kxTaps = ref Unsafe.Add(ref rowTaps, kx);
                     var column0 = leftEdge && kx == 0 ? Simd.ShiftInZero(Vector256.LoadUnsafe(ref input)) : Vector256.LoadUnsafe(ref first);
                     var column1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref first, 8));
                     Vector256<float> tap;
@@ -988,18 +989,19 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 }
             }
         }
-        Simd.Relu(acc0_0).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        Simd.Relu(acc0_1).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox + 8));
-        Simd.Relu(acc1_0).StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
-        Simd.Relu(acc1_1).StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox + 8));
-        Simd.Relu(acc2_0).StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
-        Simd.Relu(acc2_1).StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox + 8));
-        Simd.Relu(acc3_0).StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
-        Simd.Relu(acc3_1).StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox + 8));
-        Simd.Relu(acc4_0).StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
-        Simd.Relu(acc4_1).StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox + 8));
-        Simd.Relu(acc5_0).StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
-        Simd.Relu(acc5_1).StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox + 8));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0_0).StoreUnsafe(ref at);
+        Simd.Relu(acc0_1).StoreUnsafe(ref at, 8);
+        Simd.Relu(acc1_0).StoreUnsafe(ref at, 784);
+        Simd.Relu(acc1_1).StoreUnsafe(ref at, 792);
+        Simd.Relu(acc2_0).StoreUnsafe(ref at, 1568);
+        Simd.Relu(acc2_1).StoreUnsafe(ref at, 1576);
+        Simd.Relu(acc3_0).StoreUnsafe(ref at, 2352);
+        Simd.Relu(acc3_1).StoreUnsafe(ref at, 2360);
+        Simd.Relu(acc4_0).StoreUnsafe(ref at, 3136);
+        Simd.Relu(acc4_1).StoreUnsafe(ref at, 3144);
+        Simd.Relu(acc5_0).StoreUnsafe(ref at, 3920);
+        Simd.Relu(acc5_1).StoreUnsafe(ref at, 3928);
     }
 
     /// <summary>Vector256 interior columns of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>, 4 output channels by 16 columns at a time.</summary>
@@ -1059,10 +1061,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox);
                 ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
-                for (int kx = 0; kx < 3; kx++)
+                ref float first = ref Unsafe.Subtract(ref input, 1);
+                ref float kxTaps = ref rowTaps;
+                for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))
                 {
-                    ref float first = ref Unsafe.Add(ref input, kx - 1);
-                    ref float kxTaps = ref Unsafe.Add(ref rowTaps, kx);
                     var column0 = leftEdge && kx == 0 ? Simd.ShiftInZero(Vector256.LoadUnsafe(ref input)) : Vector256.LoadUnsafe(ref first);
                     var column1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref first, 8));
                     Vector256<float> tap;
@@ -1081,14 +1083,15 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 }
             }
         }
-        Simd.Relu(acc0_0).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        Simd.Relu(acc0_1).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox + 8));
-        Simd.Relu(acc1_0).StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
-        Simd.Relu(acc1_1).StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox + 8));
-        Simd.Relu(acc2_0).StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
-        Simd.Relu(acc2_1).StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox + 8));
-        Simd.Relu(acc3_0).StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
-        Simd.Relu(acc3_1).StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox + 8));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0_0).StoreUnsafe(ref at);
+        Simd.Relu(acc0_1).StoreUnsafe(ref at, 8);
+        Simd.Relu(acc1_0).StoreUnsafe(ref at, 784);
+        Simd.Relu(acc1_1).StoreUnsafe(ref at, 792);
+        Simd.Relu(acc2_0).StoreUnsafe(ref at, 1568);
+        Simd.Relu(acc2_1).StoreUnsafe(ref at, 1576);
+        Simd.Relu(acc3_0).StoreUnsafe(ref at, 2352);
+        Simd.Relu(acc3_1).StoreUnsafe(ref at, 2360);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -865,14 +865,15 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 acc7 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 198)), acc7);
             }
         }
-        Simd.Relu(acc0).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        Simd.Relu(acc1).StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
-        Simd.Relu(acc2).StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
-        Simd.Relu(acc3).StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
-        Simd.Relu(acc4).StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
-        Simd.Relu(acc5).StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
-        Simd.Relu(acc6).StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
-        Simd.Relu(acc7).StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0).StoreUnsafe(ref at);
+        Simd.Relu(acc1).StoreUnsafe(ref at, 12544);
+        Simd.Relu(acc2).StoreUnsafe(ref at, 25088);
+        Simd.Relu(acc3).StoreUnsafe(ref at, 37632);
+        Simd.Relu(acc4).StoreUnsafe(ref at, 50176);
+        Simd.Relu(acc5).StoreUnsafe(ref at, 62720);
+        Simd.Relu(acc6).StoreUnsafe(ref at, 75264);
+        Simd.Relu(acc7).StoreUnsafe(ref at, 87808);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -944,10 +945,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             {
                 ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
                 ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
-                for (int kx = 0; kx < 3; kx++)
+                ref float first = ref Unsafe.Subtract(ref input, 1);
+                ref float kxTaps = ref rowTaps;
+                for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))
                 {
-                    ref float first = ref Unsafe.Add(ref input, kx - 1);
-                    ref float kxTaps = ref Unsafe.Add(ref rowTaps, kx);
                     var column0 = leftEdge && kx == 0 ? Simd.ShiftInZeroSwizzled256(Simd.LoadOddSwizzled256(ref input)) : Simd.LoadEvenSwizzled256(ref first);
                     var column1 = Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref first, 16));
                     Vector256<float> tap;
@@ -972,18 +973,19 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 }
             }
         }
-        Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref blockOutput, (nuint)(outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox + 8));
-        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
-        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox + 8));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref at);
+        Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref at, 8);
+        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 12544);
+        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 12552);
+        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 25088);
+        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 25096);
+        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 37632);
+        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 37640);
+        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 50176);
+        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 50184);
+        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 62720);
+        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 62728);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
