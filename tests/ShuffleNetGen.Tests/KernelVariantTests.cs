@@ -46,7 +46,8 @@ public class KernelVariantTests
     [InlineData("Groups = 8, Scale = 0.5, Stages = new[] { 2, 2 }, InputHeight = 7, InputWidth = 9, Classes = 4, StemMaxPool = false")] // planes down to 1x1
     [InlineData("Groups = 8, Scale = 0.25, InputChannels = 1, InputHeight = 28, InputWidth = 28, Classes = 10, StemStride = 1, StemMaxPool = false")]
     [InlineData("Groups = 3, Scale = 0.5, InputHeight = 40, InputWidth = 30, Classes = 9")]
-    [InlineData("Groups = 3, Scale = 0.25, StemChannels = 12, InputHeight = 33, InputWidth = 36, Classes = 5")] // blocked stem of 8 + 4 channels, a bottom row without its lower taps
+    [InlineData("Groups = 3, Scale = 0.25, StemChannels = 12, InputHeight = 33, InputWidth = 36, Classes = 5")] // blocked stem of 8 + 4 channels (Vector512), a bottom row without its lower taps
+    [InlineData("Groups = 3, Scale = 0.25, StemChannels = 15, InputHeight = 40, InputWidth = 38, Classes = 5")] // blocked stem of 6 + 6 + 3 channels (Vector256) on 19 columns: its last 16 overlap its first
     [InlineData("Groups = 1, Scale = 0.25, InputHeight = 72, InputWidth = 72, Classes = 5")] // ungrouped 1x1 convolutions with a residual on 9x9, 5x5 and 3x3 planes: lane tails of 1 pixel, a 4-channel last block
     public void EveryVariantMatchesThePortableOne(string arguments) => CompareVariants($"ShuffleNet({arguments})");
 

@@ -37,6 +37,39 @@ public class SimdTests
         }
     }
 
+    /// <summary>
+    /// The max pool's row maximum is Vector256.Max's, zeros' signs included, on every combination of four of the special
+    /// values (a NaN may come out as another NaN: its payload is not specified).
+    /// </summary>
+    [Fact]
+    public void RowMaximumIsVector256MaxOnEveryCombinationOfSpecialValues()
+    {
+        int n = Values.Length;
+        var lanes = new float[4][];
+        for (int i = 0; i < 4; i++) lanes[i] = new float[8];
+        for (int combination = 0; combination < n * n * n * n; combination += 8)
+        {
+            for (int lane = 0; lane < 8; lane++)
+            {
+                int c = combination + lane;
+                for (int i = 0; i < 4; i++, c /= n) lanes[i][lane] = Values[c % n];
+            }
+            var (acc, a, b, x) = (Vector256.Create(lanes[0]), Vector256.Create(lanes[1]), Vector256.Create(lanes[2]), Vector256.Create(lanes[3]));
+            AssertSameMaximum(Vector256.Max(Vector256.Max(a, b), x), Simd.Maximum(a, b, x));
+            AssertSameMaximum(Vector256.Max(Vector256.Max(Vector256.Max(acc, a), b), x), Simd.Maximum(acc, a, b, x));
+        }
+
+        static void AssertSameMaximum(Vector256<float> expected, Vector256<float> actual)
+        {
+            for (int lane = 0; lane < 8; lane++)
+            {
+                float e = expected.GetElement(lane), y = actual.GetElement(lane);
+                if (float.IsNaN(e)) Assert.True(float.IsNaN(y), $"lane {lane}: {y} where Vector256.Max gave NaN");
+                else Assert.Equal(BitConverter.SingleToInt32Bits(e), BitConverter.SingleToInt32Bits(y));
+            }
+        }
+    }
+
     [Fact]
     public void ShiftInZeroMovesEveryLaneUpOneAndStartsWithZero()
     {

@@ -24,6 +24,9 @@ internal sealed class MaxPoolKernel : WindowKernel
 
     protected override string KindPrefix => Prefix;
 
+    // Vector256.Max fixes NaN and signed zeros up at every call; Simd.Maximum does so once per row (see there).
+    protected override string? VectorRowCombine(string vector, string arguments) => vector == "Vector256" ? $"Simd.Maximum({arguments})" : null;
+
     protected override string VectorAccumulate(VectorTaps taps, string value) => taps.Neon ? $"AdvSimd.Max(acc, {value})" : $"{taps.V}.Max(acc, {value})";
 
     protected override string GuardedScalarCombine(string value, string weight) => $"acc = MathF.Max(acc, {value});";

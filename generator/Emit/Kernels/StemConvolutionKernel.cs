@@ -7,18 +7,26 @@ namespace ShuffleNetGen.Generator.Emit;
 /// <summary>
 /// The stem's full 3x3 convolution over every input plane. Where Vector512 or Vector256 is accelerated its interiors run
 /// channel-blocked in methods of their own: a full convolution reads the same input taps for every output channel, so
-/// one de-interleaved load feeds <see cref="ConvolutionBlock"/> FMAs instead of one.
+/// one de-interleaved load feeds a block of output channels (<see cref="BlockWidth"/>) instead of one.
 /// </summary>
 internal sealed class StemConvolutionKernel : WindowKernel
 {
-    /// <summary>Output channels a blocked convolution interior computes per loaded input vector.</summary>
-    private const int ConvolutionBlock = 8;
+    /// <summary>
+    /// A vector type the interiors run channel-blocked on: <paramref name="Channels"/> output channels by
+    /// <paramref name="Vectors"/> vectors of columns per call, so each weight broadcast feeds <paramref name="Vectors"/>
+    /// FMAs and each de-interleaved input vector <paramref name="Channels"/>.
+    /// </summary>
+    private sealed record BlockWidth(string Vector, int Lanes, string Suffix, int Channels, int Vectors)
+    {
+        public int Columns => Lanes * Vectors;
+    }
 
-    /// <summary>A vector type the interiors run channel-blocked on.</summary>
-    private sealed record BlockWidth(string Vector, int Lanes, string Suffix);
+    private static readonly BlockWidth Block512 = new("Vector512", WideLanes, "V512", 8, 1);
 
-    private static readonly BlockWidth Block512 = new("Vector512", WideLanes, "V512");
-    private static readonly BlockWidth Block256 = new("Vector256", 8, "V256");
+    // AVX2 has sixteen registers: 6 x 2 accumulators, the two input vectors of a tap and its broadcast weight. AVX2
+    // broadcasts need a load of their own (no embedded broadcast as on AVX-512), so one weight per two FMAs instead of
+    // one per FMA (8 x 1) takes the stem from load-bound toward FMA-bound.
+    private static readonly BlockWidth Block256 = new("Vector256", 8, "V256", 6, 2);
 
     public StemConvolutionKernel(WindowOp op, VectorWidths widths) : base(op, widths)
     {
@@ -120,29 +128,10 @@ internal sealed class StemConvolutionKernel : WindowKernel
 
     protected override string ScalarCombine(ScalarTaps taps, string value, string weight) => MultiplyAddTap(taps, value, weight);
 
-    /// <summary>
-    /// A blocked variant: the interiors <see cref="ConvolutionBlock"/> output channels at a time (measured on the
-    /// 224x224 stem: per-channel interiors spent most of their time re-loading and re-permuting the same input), then
-    /// the edges in the per-channel loop.
-    /// </summary>
-    private void EmitBlockCalls(SourceWriter w, BlockWidth block)
+    private IEnumerable<int> BlockSizes(BlockWidth block)
     {
-        int full = Op.Channels / ConvolutionBlock;
-        int tail = Op.Channels % ConvolutionBlock;
-        string Call(int channels, string c0) =>
-            c0 == "0" ? $"{InteriorMethodName(block, channels)}(ref source, ref destination, ref weights, {WorkRange.Arguments});"
-                : $"{InteriorMethodName(block, channels)}(ref source, ref Unsafe.Add(ref destination, {c0} * {OutPixels}), ref Unsafe.Add(ref weights, {c0} * {TapStride}), {WorkRange.Arguments});";
-        // Every block, over the rows of the part.
-        if (full > 0)
-            w.Line($"for (int c0 = 0; c0 < {full * ConvolutionBlock}; c0 += {ConvolutionBlock}) {Call(ConvolutionBlock, "c0")}");
-        if (tail > 0)
-            w.Line(Call(tail, (full * ConvolutionBlock).ToString()));
-    }
-
-    private IEnumerable<int> BlockSizes()
-    {
-        if (Op.Channels >= ConvolutionBlock) yield return ConvolutionBlock;
-        if (Op.Channels % ConvolutionBlock != 0) yield return Op.Channels % ConvolutionBlock;
+        if (Op.Channels >= block.Channels) yield return block.Channels;
+        if (Op.Channels % block.Channels != 0) yield return Op.Channels % block.Channels;
     }
 
     private string InteriorMethodName(BlockWidth block, int channels) => $"{Name}_Interior{channels}ch_{block.Suffix}";
@@ -150,9 +139,10 @@ internal sealed class StemConvolutionKernel : WindowKernel
     private string VectorMethodName(BlockWidth block, int channels) => $"{Name}_Vector{channels}ch_{block.Suffix}";
 
     /// <summary>
-    /// Each blocked variant, and its interiors of each block size as methods of their own: inlined into the kernel, a
-    /// second block size (e.g. 8 + 4 for a 12-channel stem) made the 0.5x stem 13x slower (1222 µs against 93 µs as
-    /// separate methods), most likely because the method outgrew the JIT's tracked-locals limit.
+    /// Each blocked variant: its interiors, then the edges in the per-channel loop. The interiors of each block size are
+    /// a method of their own: inlined into the kernel, a second block size (e.g. 8 + 4 for a 12-channel stem) made the
+    /// 0.5x stem 13x slower (1222 µs against 93 µs as separate methods), most likely because the method outgrew the
+    /// JIT's tracked-locals limit.
     /// </summary>
     protected override void EmitOwnVariantMethods(SourceWriter w)
     {
@@ -161,15 +151,16 @@ internal sealed class StemConvolutionKernel : WindowKernel
             w.Line(KernelSyntax.Optimized);
             using (w.Open($"private static void {Name}_{block.Suffix}(ref float source, ref float destination, ref float weights{RangeParameters})"))
             {
-                EmitBlockCalls(w, block);
+                foreach (int channels in BlockSizes(block))
+                    w.Line($"{InteriorMethodName(block, channels)}(ref source, ref destination, ref weights, {WorkRange.Arguments});");
                 EmitLiteralBody(w, Interior.None);
             }
             w.Line();
-            foreach (int channels in BlockSizes())
+            foreach (int channels in BlockSizes(block))
             {
-                w.Line($"/// <summary>{block.Vector} interior columns of {channels} output channels of <see cref=\"{Name}\"/>.</summary>");
+                w.Line($"/// <summary>{block.Vector} interior columns of <see cref=\"{Name}\"/>, {channels} output channels by {block.Columns} columns at a time.</summary>");
                 w.Line(KernelSyntax.Optimized);
-                using (w.Open($"private static void {InteriorMethodName(block, channels)}(ref float source, ref float blockOutput, ref float blockTaps, {WorkRange.Parameters})"))
+                using (w.Open($"private static void {InteriorMethodName(block, channels)}(ref float source, ref float destination, ref float weights, {WorkRange.Parameters})"))
                     EmitBlock(w, block, channels);
                 w.Line();
                 EmitBlockVectorMethod(w, block, channels);
@@ -177,41 +168,64 @@ internal sealed class StemConvolutionKernel : WindowKernel
         }
     }
 
+    /// <summary>
+    /// The interiors of the blocks of <paramref name="channels"/> channels: every block of an output row before the next
+    /// row, so the row's input stays in L1 (block by block over all rows streamed the 224x224 stem's 600 KB input, more
+    /// than Zen 3's L2, once per block).
+    /// </summary>
     private void EmitBlock(SourceWriter w, BlockWidth block, int channels)
     {
-        int lanes = block.Lanes;
+        int full = Op.Channels / block.Channels * block.Channels;
         foreach (var rows in Segments(Op.Output.Height, RowMask))
         {
             using (OpenRows(w, rows, out string oy))
             {
                 EmitRowOffsets(w, rows.Mask, oy);
-                string Call(string ox, bool leftEdge)
+                if (channels == block.Channels)
                 {
-                    string Row(int ky) => (rows.Mask & (1 << ky)) == 0 ? "0" : $"row{ky}";
-                    string Flag(bool value) => value ? "true" : "false";
-                    return $"{VectorMethodName(block, channels)}(ref source, ref blockOutput, ref blockTaps, {Row(0)}, {Row(1)}, {Row(2)}, outRow, {ox}, "
-                        + $"{Flag((rows.Mask & 1) != 0)}, {Flag((rows.Mask & 4) != 0)}, {Flag(leftEdge)});";
+                    using (w.Open($"for (int c0 = 0; c0 < {full}; c0 += {block.Channels})"))
+                        EmitBlockColumns(w, block, channels, rows.Mask, "c0");
                 }
-                foreach (var cols in Segments(Op.Output.Width, ColumnMask))
+                else
                 {
-                    int start = cols.Start;
-                    if (cols.Mask != 0b111 || cols.End - start < lanes) continue;
-                    if (LeftEdgeInBlock)
-                    {
-                        // Column 0 joins the first vector: its left tap is the padding's zero, shifted in.
-                        w.Line(Call("0", leftEdge: true));
-                        start = lanes;
-                    }
-                    int length = cols.End - start;
-                    if (length >= lanes)
-                    {
-                        using (Loop.Open(w, "ox", start, cols.End - lanes, lanes, inclusive: true))
-                            w.Line(Call("ox", leftEdge: false));
-                    }
-                    if (length % lanes != 0)
-                        w.Line(Call((cols.End - lanes).ToString(), leftEdge: false));
+                    EmitBlockColumns(w, block, channels, rows.Mask, full.ToString());
                 }
             }
+        }
+    }
+
+    /// <summary>The interior columns of an output row for the block of <paramref name="channels"/> channels from <paramref name="c0"/>.</summary>
+    private void EmitBlockColumns(SourceWriter w, BlockWidth block, int channels, int rowMask, string c0)
+    {
+        w.Line($"ref float blockOutput = ref Unsafe.Add(ref destination, {c0} * {OutPixels});");
+        w.Line($"ref float blockTaps = ref Unsafe.Add(ref weights, {c0} * {TapStride});");
+        int span = block.Columns;
+        string Call(string ox, bool leftEdge)
+        {
+            string Row(int ky) => (rowMask & (1 << ky)) == 0 ? "0" : $"row{ky}";
+            string Flag(bool value) => value ? "true" : "false";
+            return $"{VectorMethodName(block, channels)}(ref source, ref blockOutput, ref blockTaps, {Row(0)}, {Row(1)}, {Row(2)}, outRow, {ox}, "
+                + $"{Flag((rowMask & 1) != 0)}, {Flag((rowMask & 4) != 0)}, {Flag(leftEdge)});";
+        }
+        foreach (var cols in Segments(Op.Output.Width, ColumnMask))
+        {
+            int start = cols.Start;
+            if (cols.Mask != 0b111 || cols.End - start < span) continue;
+            if (LeftEdgeInBlock)
+            {
+                // Column 0 joins the first vector: its left tap is the padding's zero, shifted in.
+                w.Line(Call("0", leftEdge: true));
+                start = span;
+            }
+            int length = cols.End - start;
+            if (length >= span)
+            {
+                using (Loop.Open(w, "ox", start, cols.End - span, span, inclusive: true))
+                    w.Line(Call("ox", leftEdge: false));
+            }
+            // The last columns again, overlapping their neighbours (equal values); never column 0, whose left tap is padding.
+            if (length % span != 0)
+                w.Line(Call((cols.End - span).ToString(), leftEdge: false));
         }
     }
 
@@ -245,12 +259,16 @@ internal sealed class StemConvolutionKernel : WindowKernel
         string even = swizzled ? "Simd.LoadEvenSwizzled256" : $"Simd.LoadEven{block.Lanes * 32}";
         string odd = swizzled ? "Simd.LoadOddSwizzled256" : $"Simd.LoadOdd{block.Lanes * 32}";
         string shift = swizzled ? "Simd.ShiftInZeroSwizzled256" : "Simd.ShiftInZero";
-        w.Line($"/// <summary>One vector of output columns, from <paramref name=\"ox\"/>, of an output row of <see cref=\"{InteriorMethodName(block, channels)}\"/>: input rows <paramref name=\"row0\"/> (when <paramref name=\"above\"/>), <paramref name=\"row1\"/> and <paramref name=\"row2\"/> (when <paramref name=\"below\"/>); at the <paramref name=\"leftEdge\"/> the left taps of column 0 are the padding.</summary>");
+        string Acc(int j, int k) => block.Vectors == 1 ? $"acc{j}" : $"acc{j}_{k}";
+        w.Line($"/// <summary>{block.Columns} output columns, from <paramref name=\"ox\"/>, of an output row of <see cref=\"{InteriorMethodName(block, channels)}\"/>: input rows <paramref name=\"row0\"/> (when <paramref name=\"above\"/>), <paramref name=\"row1\"/> and <paramref name=\"row2\"/> (when <paramref name=\"below\"/>); at the <paramref name=\"leftEdge\"/> the left taps of column 0 are the padding.</summary>");
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {VectorMethodName(block, channels)}(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)"))
         {
             for (int j = 0; j < channels; j++)
-                w.Line($"var acc{j} = {V}.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.PlanesPerOutput * 9}));");
+            {
+                w.Line($"var {Acc(j, 0)} = {V}.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.PlanesPerOutput * 9}));");
+                for (int k = 1; k < block.Vectors; k++) w.Line($"var {Acc(j, k)} = {Acc(j, 0)};");
+            }
             using (Loop.Open(w, "ci", 0, Op.PlanesPerOutput))
             {
                 w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {InPixels});");
@@ -265,23 +283,70 @@ internal sealed class StemConvolutionKernel : WindowKernel
                     // one lane, with the padding's zero.
                     w.Line($"ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + {(s == 1 ? "ox" : $"ox * {s}")});");
                     w.Line("ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);");
-                    w.Line($"var centre = {(s == 1 ? $"{V}.LoadUnsafe(ref input)" : $"{even}(ref input)")};");
-                    w.Line($"var right = {(s == 1 ? $"{V}.LoadUnsafe(ref input, 1)" : $"{odd}(ref input)")};");
-                    string before = s == 1 ? $"{V}.LoadUnsafe(ref Unsafe.Subtract(ref input, 1))" : $"{odd}(ref Unsafe.Subtract(ref input, 2))";
-                    w.Line($"var left = leftEdge ? {shift}({(s == 1 ? "centre" : "right")}) : {before};");
-                    string[] columns = { "left", "centre", "right" };
-                    for (int kx = 0; kx < 3; kx++)
-                        for (int j = 0; j < channels; j++)
-                            w.Line($"acc{j} = Simd.MulAdd({columns[kx]}, {V}.Create(Unsafe.Add(ref rowTaps, {j * TapStride + kx})), acc{j});");
+                    if (block.Vectors == 1)
+                        EmitSingleVectorTaps(w, block, channels, even, odd, shift);
+                    else
+                        EmitTapColumnLoop(w, block, channels, even, odd, shift, Acc);
                 }
             }
+            // One reference to the first column, the stores at constant offsets from it.
+            w.Line("ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);");
             for (int j = 0; j < channels; j++)
             {
-                if (Op.Relu) w.Line($"acc{j} = Simd.Relu(acc{j});");
-                if (swizzled) w.Line($"acc{j} = Simd.Unswizzle256(acc{j});");
-                w.Line($"acc{j}.StoreUnsafe(ref blockOutput, (nuint)({(j == 0 ? "" : $"{j * OutPixels} + ")}outRow + ox));");
+                for (int k = 0; k < block.Vectors; k++)
+                {
+                    string sum = Op.Relu ? $"Simd.Relu({Acc(j, k)})" : Acc(j, k);
+                    if (swizzled) sum = $"Simd.Unswizzle256({sum})";
+                    int offset = j * OutPixels + k * block.Lanes;
+                    w.Line(offset == 0 ? $"{sum}.StoreUnsafe(ref at);" : $"{sum}.StoreUnsafe(ref at, {offset});");
+                }
             }
         }
         w.Line();
+    }
+
+    private void EmitSingleVectorTaps(SourceWriter w, BlockWidth block, int channels, string even, string odd, string shift)
+    {
+        int s = Op.Stride;
+        string V = block.Vector;
+        w.Line($"var centre = {(s == 1 ? $"{V}.LoadUnsafe(ref input)" : $"{even}(ref input)")};");
+        w.Line($"var right = {(s == 1 ? $"{V}.LoadUnsafe(ref input, 1)" : $"{odd}(ref input)")};");
+        string before = s == 1 ? $"{V}.LoadUnsafe(ref Unsafe.Subtract(ref input, 1))" : $"{odd}(ref Unsafe.Subtract(ref input, 2))";
+        w.Line($"var left = leftEdge ? {shift}({(s == 1 ? "centre" : "right")}) : {before};");
+        string[] columns = { "left", "centre", "right" };
+        for (int kx = 0; kx < 3; kx++)
+            for (int j = 0; j < channels; j++)
+                w.Line($"acc{j} = Simd.MulAdd({columns[kx]}, {V}.Create(Unsafe.Add(ref rowTaps, {j * TapStride + kx})), acc{j});");
+    }
+
+    /// <summary>
+    /// The taps of several column vectors, a loop over the window's columns: tap kx of output column x is input column
+    /// s·x + kx − 1, so at stride 2 it is the even lanes from kx − 1 (the left taps' odd lanes from −2 are the same
+    /// floats in the same order) and one load expression serves all three. Each column's vectors are loaded just
+    /// before its FMAs, so only they and one broadcast weight are live beside the accumulators.
+    /// </summary>
+    private void EmitTapColumnLoop(SourceWriter w, BlockWidth block, int channels, string even, string odd, string shift, System.Func<int, int, string> acc)
+    {
+        int s = Op.Stride;
+        string V = block.Vector;
+        string Load(string at) => s == 1 ? $"{V}.LoadUnsafe(ref {at})" : $"{even}(ref {at})";
+        // References stepped one column per kx, so every load below addresses at a constant offset from them (indexing
+        // by kx + offset cost a sign extension and an address computation per load).
+        w.Line("ref float first = ref Unsafe.Subtract(ref input, 1);");
+        w.Line("ref float kxTaps = ref rowTaps;");
+        using (w.Open("for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))"))
+        {
+            string edge = $"{shift}({(s == 1 ? $"{V}.LoadUnsafe(ref input)" : $"{odd}(ref input)")})";
+            w.Line($"var column0 = leftEdge && kx == 0 ? {edge} : {Load("first")};");
+            for (int k = 1; k < block.Vectors; k++)
+                w.Line($"var column{k} = {Load($"Unsafe.Add(ref first, {k * block.Lanes * s})")};");
+            w.Line($"{V}<float> tap;");
+            for (int j = 0; j < channels; j++)
+            {
+                w.Line($"tap = {V}.Create({(j == 0 ? "kxTaps" : $"Unsafe.Add(ref kxTaps, {j * TapStride})")});");
+                for (int k = 0; k < block.Vectors; k++)
+                    w.Line($"{acc(j, k)} = Simd.MulAdd(column{k}, tap, {acc(j, k)});");
+            }
+        }
     }
 }

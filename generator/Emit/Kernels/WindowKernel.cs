@@ -781,6 +781,12 @@ internal abstract class WindowKernel : IKernelEmitter
                 Combine(pairwise, "");
                 return;
             }
+            if (!Neon && _kernel.VectorRowCombine(V, "") is not null)
+            {
+                _w.Line($"ref float in{ky} = ref Unsafe.Add(ref {plane}, {Loop.Sum($"row{ky}", _column)});");
+                CombineRow(string.Join(", ", new[] { 0, 1, 2 }.Select(kx => TapLoad(V, s, ky, kx))));
+                return;
+            }
             if (Neon && s == 2)
                 NeonStride2Row(ky, plane);
             else
@@ -803,6 +809,17 @@ internal abstract class WindowKernel : IKernelEmitter
                 }
                 Combine(value, _kernel.VectorWeight(this, t, tapsRef));
             }
+        }
+
+        private void CombineRow(string taps)
+        {
+            string first = _kernel.VectorRowCombine(V, taps)!, next = _kernel.VectorRowCombine(V, "acc, " + taps)!;
+            if (StartsFromFirstTap && _ky < 2)
+                _w.Line(_ky == 0 ? $"acc = {first};" : $"acc = {RowConditions[0]} ? {next} : {first};");
+            else
+                _w.Line(First ? $"var acc = {first};" : $"acc = {next};");
+            First = false;
+            _rowFirst = false;
         }
 
         private void Combine(string value, string weight, int lane = -1)
@@ -848,6 +865,9 @@ internal abstract class WindowKernel : IKernelEmitter
 
     /// <summary>The weight of tap <paramref name="t"/> as a vector (unused by unweighted kinds).</summary>
     protected virtual string VectorWeight(VectorTaps taps, int t, string tapsRef) => $"{taps.V}.Create(Unsafe.Add(ref {tapsRef}, {t}))";
+
+    /// <summary>Off ARM64: the call combining the values <paramref name="arguments"/> (a row's three taps, after <c>acc</c> when it is set), where the kind combines a row at a time on <paramref name="vector"/>; else null.</summary>
+    protected virtual string? VectorRowCombine(string vector, string arguments) => null;
 
     /// <summary>On ARM64 at stride 2: one value for a whole row of three taps, where the kind combines neighbouring lanes pairwise.</summary>
     protected virtual string? NeonPairwiseRow(int ky) => null;

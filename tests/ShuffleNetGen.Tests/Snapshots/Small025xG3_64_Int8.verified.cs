@@ -1017,15 +1017,17 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector512 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>.</summary>
+    /// <summary>Vector512 interior columns of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>, 6 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref float source, ref float blockOutput, ref float blockTaps, Part part)
+    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 64;
             int outRow = 0;
+            ref float blockOutput = ref Unsafe.Add(ref destination, 0 * 1024);
+            ref float blockTaps = ref Unsafe.Add(ref weights, 0 * 28);
             Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
             {
                 const int ox = 16;
@@ -1038,6 +1040,8 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int row1 = (oy * 2) * 64;
             int row2 = (oy * 2 + 1) * 64;
             int outRow = oy * 32;
+            ref float blockOutput = ref Unsafe.Add(ref destination, 0 * 1024);
+            ref float blockTaps = ref Unsafe.Add(ref weights, 0 * 28);
             Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
             {
                 const int ox = 16;
@@ -1046,7 +1050,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
@@ -1087,18 +1091,13 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 acc5 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 142)), acc5);
             }
         }
-        acc0 = Simd.Relu(acc0);
-        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        acc1 = Simd.Relu(acc1);
-        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-        acc2 = Simd.Relu(acc2);
-        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-        acc3 = Simd.Relu(acc3);
-        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-        acc4 = Simd.Relu(acc4);
-        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-        acc5 = Simd.Relu(acc5);
-        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0).StoreUnsafe(ref at);
+        Simd.Relu(acc1).StoreUnsafe(ref at, 1024);
+        Simd.Relu(acc2).StoreUnsafe(ref at, 2048);
+        Simd.Relu(acc3).StoreUnsafe(ref at, 3072);
+        Simd.Relu(acc4).StoreUnsafe(ref at, 4096);
+        Simd.Relu(acc5).StoreUnsafe(ref at, 5120);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1107,19 +1106,24 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector256 interior columns of 6 output channels of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>.</summary>
+    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>, 6 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, Part part)
+    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 64;
             int outRow = 0;
-            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
-            for (int ox = 8; ox <= 24; ox += 8)
+            for (int c0 = 0; c0 < 6; c0 += 6)
             {
-                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 1024);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                {
+                    const int ox = 16;
+                    Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                }
             }
         }
         for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 32); oy++)
@@ -1128,24 +1132,35 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             int row1 = (oy * 2) * 64;
             int row2 = (oy * 2 + 1) * 64;
             int outRow = oy * 32;
-            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
-            for (int ox = 8; ox <= 24; ox += 8)
+            for (int c0 = 0; c0 < 6; c0 += 6)
             {
-                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 1024);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
+                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                {
+                    const int ox = 16;
+                    Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                }
             }
         }
     }
 
-    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
-        var acc0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
-        var acc1 = Vector256.Create(Unsafe.Add(ref blockTaps, 55));
-        var acc2 = Vector256.Create(Unsafe.Add(ref blockTaps, 83));
-        var acc3 = Vector256.Create(Unsafe.Add(ref blockTaps, 111));
-        var acc4 = Vector256.Create(Unsafe.Add(ref blockTaps, 139));
-        var acc5 = Vector256.Create(Unsafe.Add(ref blockTaps, 167));
+        var acc0_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
+        var acc0_1 = acc0_0;
+        var acc1_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 55));
+        var acc1_1 = acc1_0;
+        var acc2_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 83));
+        var acc2_1 = acc2_0;
+        var acc3_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 111));
+        var acc3_1 = acc3_0;
+        var acc4_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 139));
+        var acc4_1 = acc4_0;
+        var acc5_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 167));
+        var acc5_1 = acc5_0;
         for (int ci = 0; ci < 3; ci++)
         {
             ref float inputPlane = ref Unsafe.Add(ref source, ci * 4096);
@@ -1154,47 +1169,47 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             {
                 ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
                 ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
-                var centre = Simd.LoadEvenSwizzled256(ref input);
-                var right = Simd.LoadOddSwizzled256(ref input);
-                var left = leftEdge ? Simd.ShiftInZeroSwizzled256(right) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref input, 2));
-                acc0 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
-                acc1 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 28)), acc1);
-                acc2 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 56)), acc2);
-                acc3 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 84)), acc3);
-                acc4 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 112)), acc4);
-                acc5 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 140)), acc5);
-                acc0 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 1)), acc0);
-                acc1 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 29)), acc1);
-                acc2 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 57)), acc2);
-                acc3 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 85)), acc3);
-                acc4 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 113)), acc4);
-                acc5 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 141)), acc5);
-                acc0 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 2)), acc0);
-                acc1 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 30)), acc1);
-                acc2 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 58)), acc2);
-                acc3 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 86)), acc3);
-                acc4 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 114)), acc4);
-                acc5 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 142)), acc5);
+                ref float first = ref Unsafe.Subtract(ref input, 1);
+                ref float kxTaps = ref rowTaps;
+                for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))
+                {
+                    var column0 = leftEdge && kx == 0 ? Simd.ShiftInZeroSwizzled256(Simd.LoadOddSwizzled256(ref input)) : Simd.LoadEvenSwizzled256(ref first);
+                    var column1 = Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref first, 16));
+                    Vector256<float> tap;
+                    tap = Vector256.Create(kxTaps);
+                    acc0_0 = Simd.MulAdd(column0, tap, acc0_0);
+                    acc0_1 = Simd.MulAdd(column1, tap, acc0_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 28));
+                    acc1_0 = Simd.MulAdd(column0, tap, acc1_0);
+                    acc1_1 = Simd.MulAdd(column1, tap, acc1_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 56));
+                    acc2_0 = Simd.MulAdd(column0, tap, acc2_0);
+                    acc2_1 = Simd.MulAdd(column1, tap, acc2_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 84));
+                    acc3_0 = Simd.MulAdd(column0, tap, acc3_0);
+                    acc3_1 = Simd.MulAdd(column1, tap, acc3_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 112));
+                    acc4_0 = Simd.MulAdd(column0, tap, acc4_0);
+                    acc4_1 = Simd.MulAdd(column1, tap, acc4_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 140));
+                    acc5_0 = Simd.MulAdd(column0, tap, acc5_0);
+                    acc5_1 = Simd.MulAdd(column1, tap, acc5_1);
+                }
             }
         }
-        acc0 = Simd.Relu(acc0);
-        acc0 = Simd.Unswizzle256(acc0);
-        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        acc1 = Simd.Relu(acc1);
-        acc1 = Simd.Unswizzle256(acc1);
-        acc1.StoreUnsafe(ref blockOutput, (nuint)(1024 + outRow + ox));
-        acc2 = Simd.Relu(acc2);
-        acc2 = Simd.Unswizzle256(acc2);
-        acc2.StoreUnsafe(ref blockOutput, (nuint)(2048 + outRow + ox));
-        acc3 = Simd.Relu(acc3);
-        acc3 = Simd.Unswizzle256(acc3);
-        acc3.StoreUnsafe(ref blockOutput, (nuint)(3072 + outRow + ox));
-        acc4 = Simd.Relu(acc4);
-        acc4 = Simd.Unswizzle256(acc4);
-        acc4.StoreUnsafe(ref blockOutput, (nuint)(4096 + outRow + ox));
-        acc5 = Simd.Relu(acc5);
-        acc5 = Simd.Unswizzle256(acc5);
-        acc5.StoreUnsafe(ref blockOutput, (nuint)(5120 + outRow + ox));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref at);
+        Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref at, 8);
+        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 1024);
+        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 1032);
+        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 2048);
+        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 2056);
+        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 3072);
+        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 3080);
+        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 4096);
+        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 4104);
+        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 5120);
+        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 5128);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -3879,20 +3894,14 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 if (above)
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
-                    acc = Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2));
-                    acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in0));
-                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in0));
+                    acc = Simd.Maximum(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2)), Simd.LoadEvenSwizzled256(ref in0), Simd.LoadOddSwizzled256(ref in0));
                 }
                 ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
-                acc = above ? Vector256.Max(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2))) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2));
-                acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in1));
-                acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in1));
+                acc = above ? Simd.Maximum(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2)), Simd.LoadEvenSwizzled256(ref in1), Simd.LoadOddSwizzled256(ref in1)) : Simd.Maximum(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2)), Simd.LoadEvenSwizzled256(ref in1), Simd.LoadOddSwizzled256(ref in1));
                 if (below)
                 {
                     ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
-                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in2));
-                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in2));
+                    acc = Simd.Maximum(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2)), Simd.LoadEvenSwizzled256(ref in2), Simd.LoadOddSwizzled256(ref in2));
                 }
                 if (TShape.Relu) acc = Simd.Relu(acc);
                 acc = Simd.Unswizzle256(acc);

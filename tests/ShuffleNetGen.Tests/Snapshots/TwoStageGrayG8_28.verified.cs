@@ -635,7 +635,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s1_1to16_28x28_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10), part);
+        Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref source, ref destination, ref weights, part);
         for (int c = 0; c < 16; c++)
         {
             ref float plane = ref source;
@@ -708,17 +708,22 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>.</summary>
+    /// <summary>Vector512 interior columns of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>, 8 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, Part part)
+    private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 28;
             int outRow = 0;
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 11, false, true, false);
+            for (int c0 = 0; c0 < 16; c0 += 8)
+            {
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 784);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 10);
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 11, false, true, false);
+            }
         }
         for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 27); oy++)
         {
@@ -726,20 +731,30 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row1 = (oy) * 28;
             int row2 = (oy + 1) * 28;
             int outRow = oy * 28;
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 11, true, true, false);
+            for (int c0 = 0; c0 < 16; c0 += 8)
+            {
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 784);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 10);
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 11, true, true, false);
+            }
         }
         if (part.Start <= 27 && 27 < part.Stop)
         {
             int row0 = 728;
             int row1 = 756;
             int outRow = 756;
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 0, true, false, true);
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 11, true, false, false);
+            for (int c0 = 0; c0 < 16; c0 += 8)
+            {
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 784);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 10);
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 0, true, false, true);
+                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 11, true, false, false);
+            }
         }
     }
 
-    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
@@ -788,28 +803,22 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc7 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 72)), acc7);
             }
         }
-        acc0 = Simd.Relu(acc0);
-        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        acc1 = Simd.Relu(acc1);
-        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
-        acc2 = Simd.Relu(acc2);
-        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
-        acc3 = Simd.Relu(acc3);
-        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
-        acc4 = Simd.Relu(acc4);
-        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
-        acc5 = Simd.Relu(acc5);
-        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
-        acc6 = Simd.Relu(acc6);
-        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
-        acc7 = Simd.Relu(acc7);
-        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0).StoreUnsafe(ref at);
+        Simd.Relu(acc1).StoreUnsafe(ref at, 784);
+        Simd.Relu(acc2).StoreUnsafe(ref at, 1568);
+        Simd.Relu(acc3).StoreUnsafe(ref at, 2352);
+        Simd.Relu(acc4).StoreUnsafe(ref at, 3136);
+        Simd.Relu(acc5).StoreUnsafe(ref at, 3920);
+        Simd.Relu(acc6).StoreUnsafe(ref at, 4704);
+        Simd.Relu(acc7).StoreUnsafe(ref at, 5488);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s1_1to16_28x28_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 16; c0 += 8) Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 784), ref Unsafe.Add(ref weights, c0 * 10), part);
+        Conv3x3_s1_1to16_28x28_Relu_Interior6ch_V256(ref source, ref destination, ref weights, part);
+        Conv3x3_s1_1to16_28x28_Relu_Interior4ch_V256(ref source, ref destination, ref weights, part);
         for (int c = 0; c < 16; c++)
         {
             ref float plane = ref source;
@@ -882,21 +891,22 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>.</summary>
+    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>, 6 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, Part part)
+    private static void Conv3x3_s1_1to16_28x28_Relu_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 28;
             int outRow = 0;
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
-            for (int ox = 8; ox <= 19; ox += 8)
+            for (int c0 = 0; c0 < 12; c0 += 6)
             {
-                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 784);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 10);
+                Conv3x3_s1_1to16_28x28_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                Conv3x3_s1_1to16_28x28_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 11, false, true, false);
             }
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 19, false, true, false);
         }
         for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 27); oy++)
         {
@@ -904,39 +914,45 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             int row1 = (oy) * 28;
             int row2 = (oy + 1) * 28;
             int outRow = oy * 28;
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
-            for (int ox = 8; ox <= 19; ox += 8)
+            for (int c0 = 0; c0 < 12; c0 += 6)
             {
-                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 784);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 10);
+                Conv3x3_s1_1to16_28x28_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                Conv3x3_s1_1to16_28x28_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 11, true, true, false);
             }
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 19, true, true, false);
         }
         if (part.Start <= 27 && 27 < part.Stop)
         {
             int row0 = 728;
             int row1 = 756;
             int outRow = 756;
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 0, true, false, true);
-            for (int ox = 8; ox <= 19; ox += 8)
+            for (int c0 = 0; c0 < 12; c0 += 6)
             {
-                Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, ox, true, false, false);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 784);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 10);
+                Conv3x3_s1_1to16_28x28_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 0, true, false, true);
+                Conv3x3_s1_1to16_28x28_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 11, true, false, false);
             }
-            Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 19, true, false, false);
         }
     }
 
-    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s1_1to16_28x28_Relu_Interior8ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s1_1to16_28x28_Relu_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s1_1to16_28x28_Relu_Vector8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    private static void Conv3x3_s1_1to16_28x28_Relu_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
-        var acc0 = Vector256.Create(Unsafe.Add(ref blockTaps, 9));
-        var acc1 = Vector256.Create(Unsafe.Add(ref blockTaps, 19));
-        var acc2 = Vector256.Create(Unsafe.Add(ref blockTaps, 29));
-        var acc3 = Vector256.Create(Unsafe.Add(ref blockTaps, 39));
-        var acc4 = Vector256.Create(Unsafe.Add(ref blockTaps, 49));
-        var acc5 = Vector256.Create(Unsafe.Add(ref blockTaps, 59));
-        var acc6 = Vector256.Create(Unsafe.Add(ref blockTaps, 69));
-        var acc7 = Vector256.Create(Unsafe.Add(ref blockTaps, 79));
+        var acc0_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 9));
+        var acc0_1 = acc0_0;
+        var acc1_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 19));
+        var acc1_1 = acc1_0;
+        var acc2_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 29));
+        var acc2_1 = acc2_0;
+        var acc3_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 39));
+        var acc3_1 = acc3_0;
+        var acc4_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 49));
+        var acc4_1 = acc4_0;
+        var acc5_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 59));
+        var acc5_1 = acc5_0;
         {
             const int ci = 0;
             ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
@@ -945,51 +961,137 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             {
                 ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox);
                 ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
-                var centre = Vector256.LoadUnsafe(ref input);
-                var right = Vector256.LoadUnsafe(ref input, 1);
-                var left = leftEdge ? Simd.ShiftInZero(centre) : Vector256.LoadUnsafe(ref Unsafe.Subtract(ref input, 1));
-                acc0 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
-                acc1 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 10)), acc1);
-                acc2 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 20)), acc2);
-                acc3 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 30)), acc3);
-                acc4 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 40)), acc4);
-                acc5 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 50)), acc5);
-                acc6 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 60)), acc6);
-                acc7 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 70)), acc7);
-                acc0 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 1)), acc0);
-                acc1 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 11)), acc1);
-                acc2 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 21)), acc2);
-                acc3 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 31)), acc3);
-                acc4 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 41)), acc4);
-                acc5 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 51)), acc5);
-                acc6 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 61)), acc6);
-                acc7 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 71)), acc7);
-                acc0 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 2)), acc0);
-                acc1 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 12)), acc1);
-                acc2 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 22)), acc2);
-                acc3 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 32)), acc3);
-                acc4 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 42)), acc4);
-                acc5 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 52)), acc5);
-                acc6 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 62)), acc6);
-                acc7 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 72)), acc7);
+                ref float first = ref Unsafe.Subtract(ref input, 1);
+                ref float kxTaps = ref rowTaps;
+                for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))
+                {
+                    var column0 = leftEdge && kx == 0 ? Simd.ShiftInZero(Vector256.LoadUnsafe(ref input)) : Vector256.LoadUnsafe(ref first);
+                    var column1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref first, 8));
+                    Vector256<float> tap;
+                    tap = Vector256.Create(kxTaps);
+                    acc0_0 = Simd.MulAdd(column0, tap, acc0_0);
+                    acc0_1 = Simd.MulAdd(column1, tap, acc0_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 10));
+                    acc1_0 = Simd.MulAdd(column0, tap, acc1_0);
+                    acc1_1 = Simd.MulAdd(column1, tap, acc1_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 20));
+                    acc2_0 = Simd.MulAdd(column0, tap, acc2_0);
+                    acc2_1 = Simd.MulAdd(column1, tap, acc2_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 30));
+                    acc3_0 = Simd.MulAdd(column0, tap, acc3_0);
+                    acc3_1 = Simd.MulAdd(column1, tap, acc3_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 40));
+                    acc4_0 = Simd.MulAdd(column0, tap, acc4_0);
+                    acc4_1 = Simd.MulAdd(column1, tap, acc4_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 50));
+                    acc5_0 = Simd.MulAdd(column0, tap, acc5_0);
+                    acc5_1 = Simd.MulAdd(column1, tap, acc5_1);
+                }
             }
         }
-        acc0 = Simd.Relu(acc0);
-        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        acc1 = Simd.Relu(acc1);
-        acc1.StoreUnsafe(ref blockOutput, (nuint)(784 + outRow + ox));
-        acc2 = Simd.Relu(acc2);
-        acc2.StoreUnsafe(ref blockOutput, (nuint)(1568 + outRow + ox));
-        acc3 = Simd.Relu(acc3);
-        acc3.StoreUnsafe(ref blockOutput, (nuint)(2352 + outRow + ox));
-        acc4 = Simd.Relu(acc4);
-        acc4.StoreUnsafe(ref blockOutput, (nuint)(3136 + outRow + ox));
-        acc5 = Simd.Relu(acc5);
-        acc5.StoreUnsafe(ref blockOutput, (nuint)(3920 + outRow + ox));
-        acc6 = Simd.Relu(acc6);
-        acc6.StoreUnsafe(ref blockOutput, (nuint)(4704 + outRow + ox));
-        acc7 = Simd.Relu(acc7);
-        acc7.StoreUnsafe(ref blockOutput, (nuint)(5488 + outRow + ox));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0_0).StoreUnsafe(ref at);
+        Simd.Relu(acc0_1).StoreUnsafe(ref at, 8);
+        Simd.Relu(acc1_0).StoreUnsafe(ref at, 784);
+        Simd.Relu(acc1_1).StoreUnsafe(ref at, 792);
+        Simd.Relu(acc2_0).StoreUnsafe(ref at, 1568);
+        Simd.Relu(acc2_1).StoreUnsafe(ref at, 1576);
+        Simd.Relu(acc3_0).StoreUnsafe(ref at, 2352);
+        Simd.Relu(acc3_1).StoreUnsafe(ref at, 2360);
+        Simd.Relu(acc4_0).StoreUnsafe(ref at, 3136);
+        Simd.Relu(acc4_1).StoreUnsafe(ref at, 3144);
+        Simd.Relu(acc5_0).StoreUnsafe(ref at, 3920);
+        Simd.Relu(acc5_1).StoreUnsafe(ref at, 3928);
+    }
+
+    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s1_1to16_28x28_Relu"/>, 4 output channels by 16 columns at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_Interior4ch_V256(ref float source, ref float destination, ref float weights, Part part)
+    {
+        if (part.Start <= 0 && 0 < part.Stop)
+        {
+            int row1 = 0;
+            int row2 = 28;
+            int outRow = 0;
+            ref float blockOutput = ref Unsafe.Add(ref destination, 12 * 784);
+            ref float blockTaps = ref Unsafe.Add(ref weights, 12 * 10);
+            Conv3x3_s1_1to16_28x28_Relu_Vector4ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+            Conv3x3_s1_1to16_28x28_Relu_Vector4ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 11, false, true, false);
+        }
+        for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 27); oy++)
+        {
+            int row0 = (oy - 1) * 28;
+            int row1 = (oy) * 28;
+            int row2 = (oy + 1) * 28;
+            int outRow = oy * 28;
+            ref float blockOutput = ref Unsafe.Add(ref destination, 12 * 784);
+            ref float blockTaps = ref Unsafe.Add(ref weights, 12 * 10);
+            Conv3x3_s1_1to16_28x28_Relu_Vector4ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+            Conv3x3_s1_1to16_28x28_Relu_Vector4ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 11, true, true, false);
+        }
+        if (part.Start <= 27 && 27 < part.Stop)
+        {
+            int row0 = 728;
+            int row1 = 756;
+            int outRow = 756;
+            ref float blockOutput = ref Unsafe.Add(ref destination, 12 * 784);
+            ref float blockTaps = ref Unsafe.Add(ref weights, 12 * 10);
+            Conv3x3_s1_1to16_28x28_Relu_Vector4ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 0, true, false, true);
+            Conv3x3_s1_1to16_28x28_Relu_Vector4ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, 0, outRow, 11, true, false, false);
+        }
+    }
+
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s1_1to16_28x28_Relu_Interior4ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Conv3x3_s1_1to16_28x28_Relu_Vector4ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    {
+        var acc0_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 9));
+        var acc0_1 = acc0_0;
+        var acc1_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 19));
+        var acc1_1 = acc1_0;
+        var acc2_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 29));
+        var acc2_1 = acc2_0;
+        var acc3_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 39));
+        var acc3_1 = acc3_0;
+        {
+            const int ci = 0;
+            ref float inputPlane = ref Unsafe.Add(ref source, ci * 784);
+            ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
+            for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)
+            {
+                ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox);
+                ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
+                ref float first = ref Unsafe.Subtract(ref input, 1);
+                ref float kxTaps = ref rowTaps;
+                for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))
+                {
+                    var column0 = leftEdge && kx == 0 ? Simd.ShiftInZero(Vector256.LoadUnsafe(ref input)) : Vector256.LoadUnsafe(ref first);
+                    var column1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref first, 8));
+                    Vector256<float> tap;
+                    tap = Vector256.Create(kxTaps);
+                    acc0_0 = Simd.MulAdd(column0, tap, acc0_0);
+                    acc0_1 = Simd.MulAdd(column1, tap, acc0_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 10));
+                    acc1_0 = Simd.MulAdd(column0, tap, acc1_0);
+                    acc1_1 = Simd.MulAdd(column1, tap, acc1_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 20));
+                    acc2_0 = Simd.MulAdd(column0, tap, acc2_0);
+                    acc2_1 = Simd.MulAdd(column1, tap, acc2_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 30));
+                    acc3_0 = Simd.MulAdd(column0, tap, acc3_0);
+                    acc3_1 = Simd.MulAdd(column1, tap, acc3_1);
+                }
+            }
+        }
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0_0).StoreUnsafe(ref at);
+        Simd.Relu(acc0_1).StoreUnsafe(ref at, 8);
+        Simd.Relu(acc1_0).StoreUnsafe(ref at, 784);
+        Simd.Relu(acc1_1).StoreUnsafe(ref at, 792);
+        Simd.Relu(acc2_0).StoreUnsafe(ref at, 1568);
+        Simd.Relu(acc2_1).StoreUnsafe(ref at, 1576);
+        Simd.Relu(acc3_0).StoreUnsafe(ref at, 2352);
+        Simd.Relu(acc3_1).StoreUnsafe(ref at, 2360);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -774,22 +774,27 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28), part);
+        Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector512 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
+    /// <summary>Vector512 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>, 8 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
             int outRow = 0;
-            Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
-            for (int ox = 16; ox <= 96; ox += 16)
+            for (int c0 = 0; c0 < 24; c0 += 8)
             {
-                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
+                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                for (int ox = 16; ox <= 96; ox += 16)
+                {
+                    Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                }
             }
         }
         for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
@@ -798,15 +803,20 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int row1 = (oy * 2) * 224;
             int row2 = (oy * 2 + 1) * 224;
             int outRow = oy * 112;
-            Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
-            for (int ox = 16; ox <= 96; ox += 16)
+            for (int c0 = 0; c0 < 24; c0 += 8)
             {
-                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
+                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                for (int ox = 16; ox <= 96; ox += 16)
+                {
+                    Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                }
             }
         }
     }
 
-    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
@@ -855,43 +865,41 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 acc7 = Simd.MulAdd(right, Vector512.Create(Unsafe.Add(ref rowTaps, 198)), acc7);
             }
         }
-        acc0 = Simd.Relu(acc0);
-        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        acc1 = Simd.Relu(acc1);
-        acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
-        acc2 = Simd.Relu(acc2);
-        acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
-        acc3 = Simd.Relu(acc3);
-        acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
-        acc4 = Simd.Relu(acc4);
-        acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
-        acc5 = Simd.Relu(acc5);
-        acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
-        acc6 = Simd.Relu(acc6);
-        acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
-        acc7 = Simd.Relu(acc7);
-        acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Relu(acc0).StoreUnsafe(ref at);
+        Simd.Relu(acc1).StoreUnsafe(ref at, 12544);
+        Simd.Relu(acc2).StoreUnsafe(ref at, 25088);
+        Simd.Relu(acc3).StoreUnsafe(ref at, 37632);
+        Simd.Relu(acc4).StoreUnsafe(ref at, 50176);
+        Simd.Relu(acc5).StoreUnsafe(ref at, 62720);
+        Simd.Relu(acc6).StoreUnsafe(ref at, 75264);
+        Simd.Relu(acc7).StoreUnsafe(ref at, 87808);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int c0 = 0; c0 < 24; c0 += 8) Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref source, ref Unsafe.Add(ref destination, c0 * 12544), ref Unsafe.Add(ref weights, c0 * 28), part);
+        Conv3x3_s2_3to24_224x224_Relu_Interior6ch_V256(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector256 interior columns of 8 output channels of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>.</summary>
+    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>, 6 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
             int outRow = 0;
-            Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
-            for (int ox = 8; ox <= 104; ox += 8)
+            for (int c0 = 0; c0 < 24; c0 += 6)
             {
-                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
+                Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                for (int ox = 16; ox <= 96; ox += 16)
+                {
+                    Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                }
             }
         }
         for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
@@ -900,26 +908,35 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int row1 = (oy * 2) * 224;
             int row2 = (oy * 2 + 1) * 224;
             int outRow = oy * 112;
-            Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
-            for (int ox = 8; ox <= 104; ox += 8)
+            for (int c0 = 0; c0 < 24; c0 += 6)
             {
-                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
+                Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                for (int ox = 16; ox <= 96; ox += 16)
+                {
+                    Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                }
             }
         }
     }
 
-    /// <summary>One vector of output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    private static void Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
-        var acc0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
-        var acc1 = Vector256.Create(Unsafe.Add(ref blockTaps, 55));
-        var acc2 = Vector256.Create(Unsafe.Add(ref blockTaps, 83));
-        var acc3 = Vector256.Create(Unsafe.Add(ref blockTaps, 111));
-        var acc4 = Vector256.Create(Unsafe.Add(ref blockTaps, 139));
-        var acc5 = Vector256.Create(Unsafe.Add(ref blockTaps, 167));
-        var acc6 = Vector256.Create(Unsafe.Add(ref blockTaps, 195));
-        var acc7 = Vector256.Create(Unsafe.Add(ref blockTaps, 223));
+        var acc0_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
+        var acc0_1 = acc0_0;
+        var acc1_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 55));
+        var acc1_1 = acc1_0;
+        var acc2_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 83));
+        var acc2_1 = acc2_0;
+        var acc3_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 111));
+        var acc3_1 = acc3_0;
+        var acc4_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 139));
+        var acc4_1 = acc4_0;
+        var acc5_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 167));
+        var acc5_1 = acc5_0;
         for (int ci = 0; ci < 3; ci++)
         {
             ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
@@ -928,59 +945,47 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             {
                 ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
                 ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
-                var centre = Simd.LoadEvenSwizzled256(ref input);
-                var right = Simd.LoadOddSwizzled256(ref input);
-                var left = leftEdge ? Simd.ShiftInZeroSwizzled256(right) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref input, 2));
-                acc0 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 0)), acc0);
-                acc1 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 28)), acc1);
-                acc2 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 56)), acc2);
-                acc3 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 84)), acc3);
-                acc4 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 112)), acc4);
-                acc5 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 140)), acc5);
-                acc6 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 168)), acc6);
-                acc7 = Simd.MulAdd(left, Vector256.Create(Unsafe.Add(ref rowTaps, 196)), acc7);
-                acc0 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 1)), acc0);
-                acc1 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 29)), acc1);
-                acc2 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 57)), acc2);
-                acc3 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 85)), acc3);
-                acc4 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 113)), acc4);
-                acc5 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 141)), acc5);
-                acc6 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 169)), acc6);
-                acc7 = Simd.MulAdd(centre, Vector256.Create(Unsafe.Add(ref rowTaps, 197)), acc7);
-                acc0 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 2)), acc0);
-                acc1 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 30)), acc1);
-                acc2 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 58)), acc2);
-                acc3 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 86)), acc3);
-                acc4 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 114)), acc4);
-                acc5 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 142)), acc5);
-                acc6 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 170)), acc6);
-                acc7 = Simd.MulAdd(right, Vector256.Create(Unsafe.Add(ref rowTaps, 198)), acc7);
+                ref float first = ref Unsafe.Subtract(ref input, 1);
+                ref float kxTaps = ref rowTaps;
+                for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))
+                {
+                    var column0 = leftEdge && kx == 0 ? Simd.ShiftInZeroSwizzled256(Simd.LoadOddSwizzled256(ref input)) : Simd.LoadEvenSwizzled256(ref first);
+                    var column1 = Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref first, 16));
+                    Vector256<float> tap;
+                    tap = Vector256.Create(kxTaps);
+                    acc0_0 = Simd.MulAdd(column0, tap, acc0_0);
+                    acc0_1 = Simd.MulAdd(column1, tap, acc0_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 28));
+                    acc1_0 = Simd.MulAdd(column0, tap, acc1_0);
+                    acc1_1 = Simd.MulAdd(column1, tap, acc1_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 56));
+                    acc2_0 = Simd.MulAdd(column0, tap, acc2_0);
+                    acc2_1 = Simd.MulAdd(column1, tap, acc2_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 84));
+                    acc3_0 = Simd.MulAdd(column0, tap, acc3_0);
+                    acc3_1 = Simd.MulAdd(column1, tap, acc3_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 112));
+                    acc4_0 = Simd.MulAdd(column0, tap, acc4_0);
+                    acc4_1 = Simd.MulAdd(column1, tap, acc4_1);
+                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 140));
+                    acc5_0 = Simd.MulAdd(column0, tap, acc5_0);
+                    acc5_1 = Simd.MulAdd(column1, tap, acc5_1);
+                }
             }
         }
-        acc0 = Simd.Relu(acc0);
-        acc0 = Simd.Unswizzle256(acc0);
-        acc0.StoreUnsafe(ref blockOutput, (nuint)(outRow + ox));
-        acc1 = Simd.Relu(acc1);
-        acc1 = Simd.Unswizzle256(acc1);
-        acc1.StoreUnsafe(ref blockOutput, (nuint)(12544 + outRow + ox));
-        acc2 = Simd.Relu(acc2);
-        acc2 = Simd.Unswizzle256(acc2);
-        acc2.StoreUnsafe(ref blockOutput, (nuint)(25088 + outRow + ox));
-        acc3 = Simd.Relu(acc3);
-        acc3 = Simd.Unswizzle256(acc3);
-        acc3.StoreUnsafe(ref blockOutput, (nuint)(37632 + outRow + ox));
-        acc4 = Simd.Relu(acc4);
-        acc4 = Simd.Unswizzle256(acc4);
-        acc4.StoreUnsafe(ref blockOutput, (nuint)(50176 + outRow + ox));
-        acc5 = Simd.Relu(acc5);
-        acc5 = Simd.Unswizzle256(acc5);
-        acc5.StoreUnsafe(ref blockOutput, (nuint)(62720 + outRow + ox));
-        acc6 = Simd.Relu(acc6);
-        acc6 = Simd.Unswizzle256(acc6);
-        acc6.StoreUnsafe(ref blockOutput, (nuint)(75264 + outRow + ox));
-        acc7 = Simd.Relu(acc7);
-        acc7 = Simd.Unswizzle256(acc7);
-        acc7.StoreUnsafe(ref blockOutput, (nuint)(87808 + outRow + ox));
+        ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
+        Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref at);
+        Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref at, 8);
+        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 12544);
+        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 12552);
+        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 25088);
+        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 25096);
+        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 37632);
+        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 37640);
+        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 50176);
+        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 50184);
+        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 62720);
+        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 62728);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -2764,20 +2769,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 if (above)
                 {
                     ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
-                    acc = Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2));
-                    acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in0));
-                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in0));
+                    acc = Simd.Maximum(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2)), Simd.LoadEvenSwizzled256(ref in0), Simd.LoadOddSwizzled256(ref in0));
                 }
                 ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
-                acc = above ? Vector256.Max(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2))) : Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2));
-                acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in1));
-                acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in1));
+                acc = above ? Simd.Maximum(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2)), Simd.LoadEvenSwizzled256(ref in1), Simd.LoadOddSwizzled256(ref in1)) : Simd.Maximum(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2)), Simd.LoadEvenSwizzled256(ref in1), Simd.LoadOddSwizzled256(ref in1));
                 if (below)
                 {
                     ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
-                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2)));
-                    acc = Vector256.Max(acc, Simd.LoadEvenSwizzled256(ref in2));
-                    acc = Vector256.Max(acc, Simd.LoadOddSwizzled256(ref in2));
+                    acc = Simd.Maximum(acc, Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2)), Simd.LoadEvenSwizzled256(ref in2), Simd.LoadOddSwizzled256(ref in2));
                 }
                 if (TShape.Relu) acc = Simd.Relu(acc);
                 acc = Simd.Unswizzle256(acc);
