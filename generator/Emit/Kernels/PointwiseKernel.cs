@@ -186,10 +186,15 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     {
         get
         {
-            foreach (string type in new[] { "float", V128.Vector, V256.Vector, V512.Vector })
+            // The tiles' vector types: the variants' widths, and Vector256 for a Vector512 walk's tails (narrowest covering).
+            var vectors = new List<string>();
+            if (!HasVectorTiles) vectors.Add("float");
+            foreach (var width in KernelWidths) vectors.Add(width.Vector);
+            if (vectors.Contains(V512.Vector) && !vectors.Contains(V256.Vector)) vectors.Add(V256.Vector);
+            foreach (string type in vectors)
             {
                 string vector = type;
-                if (vector != "float" || !HasVectorTiles) yield return new SharedDefinition($"{StoreMethod}({vector})", w => EmitStore(w, vector));
+                yield return new SharedDefinition($"{StoreMethod}({vector})", w => EmitStore(w, vector));
             }
             int parts = InputPartsOf(V256);
             if (parts > 1) yield return new SharedDefinition(InputsShape, EmitInputsShape);

@@ -3750,9 +3750,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>A tile's epilogue for one accumulator of row <paramref name="row"/> at pixel <paramref name="at"/>: residual, ReLU, store.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_Store<TShape>(Vector128<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_Store<TShape>(Vector512<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
     {
-        if (TShape.Residual) acc += Vector128.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
+        if (TShape.Residual) acc += Vector512.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
         if (TShape.Relu) acc = Simd.Relu(acc);
         acc.StoreUnsafe(ref output, (nuint)at);
     }
@@ -3768,9 +3768,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
 
     /// <summary>A tile's epilogue for one accumulator of row <paramref name="row"/> at pixel <paramref name="at"/>: residual, ReLU, store.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pointwise_Store<TShape>(Vector512<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
+    private static void Pointwise_Store<TShape>(Vector128<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
     {
-        if (TShape.Residual) acc += Vector512.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
+        if (TShape.Residual) acc += Vector128.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
         if (TShape.Relu) acc = Simd.Relu(acc);
         acc.StoreUnsafe(ref output, (nuint)at);
     }
