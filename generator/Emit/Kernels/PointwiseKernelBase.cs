@@ -272,12 +272,16 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             if (TilesTakeSlots && !PacksSlots) w.Line("ref float noSlots = ref Unsafe.NullRef<float>();");
             int chunk = PixelChunkOf(width);
             int chunked = chunk == 0 ? 0 : pixels / chunk * chunk;
+            int parts = InputPartsOf(width);
             if (chunk > 0)
             {
                 // Every channel of a chunk of pixels before the next chunk: the chunk's input stays in L1 while each
                 // block's tiles read it, instead of every block streaming the whole input from L2.
                 using (Loop.Open(w, "p0", 0, chunked, chunk))
-                    EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk));
+                {
+                    if (parts > 1) EmitInputParts(w, width, parts, "p0");
+                    else EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk));
+                }
             }
             if (chunked < pixels)
                 EmitBlocks(w, blockRows => TileCalls(width, blockRows, chunked));
@@ -294,12 +298,58 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     }
 
     /// <summary>
+    /// Parts the input channels of a group are summed in on <paramref name="width"/>, each part for every block before
+    /// the next part (1: all at once). A part's full tiles resume from the sums the part before stored; see <see cref="InputPartsOf"/>.
+    /// </summary>
+    protected virtual int InputParts(Width width) => 1;
+
+    /// <summary>
+    /// <see cref="InputParts"/> within chunks of pixels (<see cref="PixelChunk"/>), whose tiles are full ones (they alone
+    /// resume), where no residual is read (a convolution may write over its residual), else 1.
+    /// </summary>
+    protected int InputPartsOf(Width width)
+    {
+        int parts = InputParts(width);
+        if (parts < 2 || Op.Residual is not null || TailRows > 0 || PacksSlots || PixelChunkOf(width) == 0) return 1;
+        return PixelChunkOf(width) % FullTile(width).Pixels == 0 ? parts : 1;
+    }
+
+    /// <summary>The input channels of each part but the last, which takes the rest.</summary>
+    protected int InputPartChannels(Width width) => (InputSlotsPerGroup + InputPartsOf(width) - 1) / InputPartsOf(width);
+
+    private Tile FullTile(Width width) => TileOf(width, width.Rows, TileVectors(width, width.Rows));
+
+    /// <summary>The shape a part's tiles specialize on: the convolution's, its inputs narrowed to the part.</summary>
+    protected virtual string InputPartShape(string shape, int part) => throw new System.NotSupportedException();
+
+    private string InputPartMethod(Width width) => $"{GeometryName}_{width.Suffix}_Inputs";
+
+    /// <summary>The parts of the input channels in order, each over every block's full tiles from pixel <paramref name="p0"/>.</summary>
+    private void EmitInputParts(SourceWriter w, Width width, int parts, string p0)
+    {
+        string shape = TableKernel ? ShapeParameter : ShapeName;
+        for (int part = 0; part < parts; part++)
+            w.Line($"{InputPartMethod(width)}<{InputPartShape(shape, part)}>({Arguments}, {p0});");
+    }
+
+    /// <summary>One part of the input channels for every block of [start, stop), its tiles over the pixel chunk from <c>p0</c>.</summary>
+    private void EmitInputPartMethod(SourceWriter w, Width width)
+    {
+        int chunk = PixelChunkOf(width);
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {InputPartMethod(width)}<{ShapeParameter}>({Parameters}, int p0) {TileConstraint}"))
+            EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk), ShapeParameter);
+        w.Line();
+    }
+
+    /// <summary>
     /// Packed blocks [start, stop), group by group (a team's thread runs a contiguous range of them), each block's tiles
     /// from <paramref name="calls"/>.
     /// </summary>
-    private void EmitBlocks(SourceWriter w, System.Func<int, IEnumerable<TileCall>> calls)
+    private void EmitBlocks(SourceWriter w, System.Func<int, IEnumerable<TileCall>> calls, string? shape = null)
     {
         var op = Op;
+        if (System.Linq.Enumerable.All(BlockSizes, rows => !System.Linq.Enumerable.Any(calls(rows)))) return;
         using (w.Open($"for (int {WorkRange.Item} = {WorkRange.Start}; {WorkRange.Item} < {WorkRange.Stop}; {WorkRange.Item}++)"))
         {
             int blocks = BlocksPerGroup;
@@ -311,14 +361,14 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             if (fullBlocks > 0 && TailRows > 0)
             {
                 using (w.Open($"if (j < {fullBlocks * BlockRows})"))
-                    EmitTiles(w, BlockRows, "j", calls(BlockRows));
+                    EmitTiles(w, BlockRows, "j", calls(BlockRows), shape);
                 using (w.Open("else"))
-                    EmitTiles(w, TailRows, "j", calls(TailRows));
+                    EmitTiles(w, TailRows, "j", calls(TailRows), shape);
             }
             else
             {
                 int rows = fullBlocks > 0 ? BlockRows : TailRows;
-                EmitTiles(w, rows, "j", calls(rows));
+                EmitTiles(w, rows, "j", calls(rows), shape);
             }
         }
     }
@@ -328,15 +378,16 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         w.Line($"ref float block = ref Unsafe.Add(ref weights, ({Loop.Sum($"k * {Op.OutPerGroup}", j)}) * {Op.ChannelStride});");
 
     /// <summary>The tiles of one packed block of <paramref name="blockRows"/> channels starting at channel <paramref name="j"/> of group <c>k</c>.</summary>
-    private void EmitTiles(SourceWriter w, int blockRows, string j, IEnumerable<TileCall> calls)
+    private void EmitTiles(SourceWriter w, int blockRows, string j, IEnumerable<TileCall> calls, string? shape)
     {
         var op = Op;
+        shape ??= TableKernel ? "TShape" : ShapeName;
         string residual = op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
         foreach (var call in calls)
         {
             string constants = call.Row == 0 ? "ref block" : $"ref Unsafe.Add(ref block, {call.Row})";
             string channel = Loop.Sum($"k * {op.OutPerGroup}", j, call.Row.ToString());
-            w.Line($"{TileName(call.Tile)}<{(TableKernel ? "TShape" : ShapeName)}>(ref groupInput, ref destination, {residual}, {constants}, {blockRows}, {channel}, {call.Start}, {call.Last}{(call.Tile.Slots ? (PacksSlots ? SlotArguments : NoSlotArguments) : "")});");
+            w.Line($"{TileName(call.Tile)}<{shape}>(ref groupInput, ref destination, {residual}, {constants}, {blockRows}, {channel}, {call.Start}, {call.Last}{(call.Tile.Slots ? (PacksSlots ? SlotArguments : NoSlotArguments) : "")});");
         }
     }
 
@@ -444,7 +495,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         {
             if (!System.Linq.Enumerable.SequenceEqual(TileCalls(a, blockRows), TileCalls(b, blockRows))) return false;
             int chunkA = PixelChunkOf(a), chunkB = PixelChunkOf(b);
-            if (chunkA != chunkB) return false;
+            if (chunkA != chunkB || InputPartsOf(a) != InputPartsOf(b)) return false;
         }
         return true;
     }
@@ -485,6 +536,12 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                     foreach (var call in TileCalls(width, blockRows)) tiles.Add(call.Tile);
             }
             foreach (var tile in tiles) shared.Add(new SharedDefinition(TileName(tile), w => EmitTileDefinition(w, tile)));
+            foreach (var width in KernelWidths)
+            {
+                var parted = width;
+                // Generic over the part's shape, and shared by every convolution of the geometry, tables or not.
+                if (InputPartsOf(parted) > 1) shared.Add(new SharedDefinition(InputPartMethod(parted), w => EmitInputPartMethod(w, parted)));
+            }
             if (TableKernel)
             {
                 foreach (var width in KernelWidths)
@@ -569,6 +626,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             w.Line("static virtual int InputPlane(int channel) => channel;");
             w.Line("static virtual bool OutputTable => false;");
             w.Line("static virtual int OutputPlane(int channel) => channel;");
+            w.Line("// Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.");
+            w.Line("static virtual int InputsFrom => 0;");
+            w.Line("static virtual int InputChunk => 0;");
         }
         w.Line();
     }

@@ -2159,6 +2159,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         static virtual int InputPlane(int channel) => channel;
         static virtual bool OutputTable => false;
         static virtual int OutputPlane(int channel) => channel;
+        // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
+        static virtual int InputsFrom => 0;
+        static virtual int InputChunk => 0;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
@@ -2173,6 +2176,15 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         return TShape.OfficialShuffle
             ? channel % TShape.ShuffleGroups * perGroup + channel / TShape.ShuffleGroups
             : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;
+    }
+
+    /// <summary>A tile's epilogue for one accumulator of row <paramref name="row"/> at pixel <paramref name="at"/>: residual, ReLU, store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Store<TShape>(Vector128<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.Residual) acc += Vector128.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
+        if (TShape.Relu) acc = Simd.Relu(acc);
+        acc.StoreUnsafe(ref output, (nuint)at);
     }
 
     /// <summary>4 × 8 Vector128 tile: its AdvSimd body on ARM64, else its broadcast body.</summary>
@@ -2226,36 +2238,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 4);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 4);
         }
     }
 
@@ -2305,36 +2295,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 4);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 4);
         }
     }
 
@@ -2377,30 +2345,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 4);
         }
     }
 
@@ -2630,36 +2580,14 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc1x2 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-                acc1x3 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 12));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 12);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 8);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 12);
         }
     }
 
@@ -2700,30 +2628,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
-                acc0x4 += Vector128.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x5 += Vector128.LoadUnsafe(ref res, (nuint)(p + 20));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc0x4 = Simd.Relu(acc0x4);
-                acc0x5 = Simd.Relu(acc0x5);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
-            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 20));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 12);
+            Pointwise_Store<TShape>(acc0x4, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x5, ref out0, ref res, 0, p + 20);
         }
     }
 
@@ -2758,24 +2668,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 12);
         }
     }
 
@@ -2932,24 +2828,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
         }
     }
 
@@ -2990,24 +2872,10 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
         }
     }
 

@@ -3349,6 +3349,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         static virtual int InputPlane(int channel) => channel;
         static virtual bool OutputTable => false;
         static virtual int OutputPlane(int channel) => channel;
+        // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
+        static virtual int InputsFrom => 0;
+        static virtual int InputChunk => 0;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
@@ -3363,6 +3366,33 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         return TShape.OfficialShuffle
             ? channel % TShape.ShuffleGroups * perGroup + channel / TShape.ShuffleGroups
             : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;
+    }
+
+    /// <summary>A tile's epilogue for one accumulator of row <paramref name="row"/> at pixel <paramref name="at"/>: residual, ReLU, store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Store<TShape>(Vector512<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.Residual) acc += Vector512.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
+        if (TShape.Relu) acc = Simd.Relu(acc);
+        acc.StoreUnsafe(ref output, (nuint)at);
+    }
+
+    /// <summary>A tile's epilogue for one accumulator of row <paramref name="row"/> at pixel <paramref name="at"/>: residual, ReLU, store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Store<TShape>(Vector256<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.Residual) acc += Vector256.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
+        if (TShape.Relu) acc = Simd.Relu(acc);
+        acc.StoreUnsafe(ref output, (nuint)at);
+    }
+
+    /// <summary>A tile's epilogue for one accumulator of row <paramref name="row"/> at pixel <paramref name="at"/>: residual, ReLU, store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Store<TShape>(Vector128<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.Residual) acc += Vector128.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
+        if (TShape.Relu) acc = Simd.Relu(acc);
+        acc.StoreUnsafe(ref output, (nuint)at);
     }
 
     /// <summary>8 × 48 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
@@ -3456,84 +3486,30 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
-                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc4x1 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 16));
-                acc4x2 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 32));
-                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-                acc5x1 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 16));
-                acc5x2 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 32));
-                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
-                acc6x1 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 16));
-                acc6x2 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 32));
-                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
-                acc7x1 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 16));
-                acc7x2 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 32));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc4x1 = Simd.Relu(acc4x1);
-                acc4x2 = Simd.Relu(acc4x2);
-                acc5x0 = Simd.Relu(acc5x0);
-                acc5x1 = Simd.Relu(acc5x1);
-                acc5x2 = Simd.Relu(acc5x2);
-                acc6x0 = Simd.Relu(acc6x0);
-                acc6x1 = Simd.Relu(acc6x1);
-                acc6x2 = Simd.Relu(acc6x2);
-                acc7x0 = Simd.Relu(acc7x0);
-                acc7x1 = Simd.Relu(acc7x1);
-                acc7x2 = Simd.Relu(acc7x2);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-            acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-            acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-            acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-            acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-            acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-            acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-            acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 16);
+            Pointwise_Store<TShape>(acc2x2, ref out2, ref res, 2, p + 32);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 16);
+            Pointwise_Store<TShape>(acc3x2, ref out3, ref res, 3, p + 32);
+            Pointwise_Store<TShape>(acc4x0, ref out4, ref res, 4, p);
+            Pointwise_Store<TShape>(acc4x1, ref out4, ref res, 4, p + 16);
+            Pointwise_Store<TShape>(acc4x2, ref out4, ref res, 4, p + 32);
+            Pointwise_Store<TShape>(acc5x0, ref out5, ref res, 5, p);
+            Pointwise_Store<TShape>(acc5x1, ref out5, ref res, 5, p + 16);
+            Pointwise_Store<TShape>(acc5x2, ref out5, ref res, 5, p + 32);
+            Pointwise_Store<TShape>(acc6x0, ref out6, ref res, 6, p);
+            Pointwise_Store<TShape>(acc6x1, ref out6, ref res, 6, p + 16);
+            Pointwise_Store<TShape>(acc6x2, ref out6, ref res, 6, p + 32);
+            Pointwise_Store<TShape>(acc7x0, ref out7, ref res, 7, p);
+            Pointwise_Store<TShape>(acc7x1, ref out7, ref res, 7, p + 16);
+            Pointwise_Store<TShape>(acc7x2, ref out7, ref res, 7, p + 32);
         }
     }
 
@@ -3594,36 +3570,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
-                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc5x0 = Simd.Relu(acc5x0);
-                acc6x0 = Simd.Relu(acc6x0);
-                acc7x0 = Simd.Relu(acc7x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc4x0, ref out4, ref res, 4, p);
+            Pointwise_Store<TShape>(acc5x0, ref out5, ref res, 5, p);
+            Pointwise_Store<TShape>(acc6x0, ref out6, ref res, 6, p);
+            Pointwise_Store<TShape>(acc7x0, ref out7, ref res, 7, p);
         }
     }
 
@@ -3655,9 +3609,24 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc3x0 = bias3;
             var acc3x1 = bias3;
             var acc3x2 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            if (TShape.InputsFrom > 0)
+            {
+                acc0x0 = Vector256.LoadUnsafe(ref out0, (nuint)p);
+                acc0x1 = Vector256.LoadUnsafe(ref out0, (nuint)(p + 8));
+                acc0x2 = Vector256.LoadUnsafe(ref out0, (nuint)(p + 16));
+                acc1x0 = Vector256.LoadUnsafe(ref out1, (nuint)p);
+                acc1x1 = Vector256.LoadUnsafe(ref out1, (nuint)(p + 8));
+                acc1x2 = Vector256.LoadUnsafe(ref out1, (nuint)(p + 16));
+                acc2x0 = Vector256.LoadUnsafe(ref out2, (nuint)p);
+                acc2x1 = Vector256.LoadUnsafe(ref out2, (nuint)(p + 8));
+                acc2x2 = Vector256.LoadUnsafe(ref out2, (nuint)(p + 16));
+                acc3x0 = Vector256.LoadUnsafe(ref out3, (nuint)p);
+                acc3x1 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 8));
+                acc3x2 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 16));
+            }
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + p);
+            ref float wk = ref Unsafe.Add(ref bias, (TShape.InputsFrom + 1) * blockRows);
+            for (int ci = TShape.InputsFrom; ci < TShape.InPerGroup; ci++)
             {
                 if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
@@ -3682,48 +3651,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
-                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
-                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 8);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 8);
+            Pointwise_Store<TShape>(acc2x2, ref out2, ref res, 2, p + 16);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 8);
+            Pointwise_Store<TShape>(acc3x2, ref out3, ref res, 3, p + 16);
         }
     }
 
@@ -3773,36 +3712,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
-                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 8);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 8);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 8);
         }
     }
 
@@ -3857,36 +3774,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 4);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 4);
         }
     }
 
@@ -3936,36 +3831,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 4);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 4);
         }
     }
 
@@ -4275,36 +4148,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc4x0 += Vector128.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc5x0 += Vector128.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-                acc6x0 += Vector128.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
-                acc7x0 += Vector128.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc5x0 = Simd.Relu(acc5x0);
-                acc6x0 = Simd.Relu(acc6x0);
-                acc7x0 = Simd.Relu(acc7x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc4x0, ref out4, ref res, 4, p);
+            Pointwise_Store<TShape>(acc5x0, ref out5, ref res, 5, p);
+            Pointwise_Store<TShape>(acc6x0, ref out6, ref res, 6, p);
+            Pointwise_Store<TShape>(acc7x0, ref out7, ref res, 7, p);
         }
     }
 
@@ -4394,84 +4245,30 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
-                acc2x3 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 48));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
-                acc3x3 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 48));
-                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc4x1 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 16));
-                acc4x2 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 32));
-                acc4x3 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 48));
-                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-                acc5x1 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 16));
-                acc5x2 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 32));
-                acc5x3 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 48));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc2x3 = Simd.Relu(acc2x3);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-                acc3x3 = Simd.Relu(acc3x3);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc4x1 = Simd.Relu(acc4x1);
-                acc4x2 = Simd.Relu(acc4x2);
-                acc4x3 = Simd.Relu(acc4x3);
-                acc5x0 = Simd.Relu(acc5x0);
-                acc5x1 = Simd.Relu(acc5x1);
-                acc5x2 = Simd.Relu(acc5x2);
-                acc5x3 = Simd.Relu(acc5x3);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-            acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-            acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-            acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-            acc4x3.StoreUnsafe(ref out4, (nuint)(p + 48));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-            acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-            acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-            acc5x3.StoreUnsafe(ref out5, (nuint)(p + 48));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 48);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 48);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 16);
+            Pointwise_Store<TShape>(acc2x2, ref out2, ref res, 2, p + 32);
+            Pointwise_Store<TShape>(acc2x3, ref out2, ref res, 2, p + 48);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 16);
+            Pointwise_Store<TShape>(acc3x2, ref out3, ref res, 3, p + 32);
+            Pointwise_Store<TShape>(acc3x3, ref out3, ref res, 3, p + 48);
+            Pointwise_Store<TShape>(acc4x0, ref out4, ref res, 4, p);
+            Pointwise_Store<TShape>(acc4x1, ref out4, ref res, 4, p + 16);
+            Pointwise_Store<TShape>(acc4x2, ref out4, ref res, 4, p + 32);
+            Pointwise_Store<TShape>(acc4x3, ref out4, ref res, 4, p + 48);
+            Pointwise_Store<TShape>(acc5x0, ref out5, ref res, 5, p);
+            Pointwise_Store<TShape>(acc5x1, ref out5, ref res, 5, p + 16);
+            Pointwise_Store<TShape>(acc5x2, ref out5, ref res, 5, p + 32);
+            Pointwise_Store<TShape>(acc5x3, ref out5, ref res, 5, p + 48);
         }
     }
 
@@ -4522,30 +4319,12 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc4x0 += Vector128.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc5x0 += Vector128.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc5x0 = Simd.Relu(acc5x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc4x0, ref out4, ref res, 4, p);
+            Pointwise_Store<TShape>(acc5x0, ref out5, ref res, 5, p);
         }
     }
 
@@ -4591,24 +4370,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
         }
     }
 
@@ -4649,24 +4414,10 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
         }
     }
 
@@ -4722,48 +4473,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x3 += Vector256.LoadUnsafe(ref res, (nuint)(p + 24));
-                acc0x4 += Vector256.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc0x5 += Vector256.LoadUnsafe(ref res, (nuint)(p + 40));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x3 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 24));
-                acc1x4 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc1x5 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 40));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc0x4 = Simd.Relu(acc0x4);
-                acc0x5 = Simd.Relu(acc0x5);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-                acc1x4 = Simd.Relu(acc1x4);
-                acc1x5 = Simd.Relu(acc1x5);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
-            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 40));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
-            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 40));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 24);
+            Pointwise_Store<TShape>(acc0x4, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc0x5, ref out0, ref res, 0, p + 40);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 8);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 24);
+            Pointwise_Store<TShape>(acc1x4, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc1x5, ref out1, ref res, 1, p + 40);
         }
     }
 
@@ -4794,18 +4515,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
         }
     }
 
@@ -4851,36 +4562,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc1x2 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-                acc1x3 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 12));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 12);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 8);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 12);
         }
     }
 
@@ -5077,84 +4766,30 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
-                acc0x4 += Vector512.LoadUnsafe(ref res, (nuint)(p + 64));
-                acc0x5 += Vector512.LoadUnsafe(ref res, (nuint)(p + 80));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
-                acc1x4 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 64));
-                acc1x5 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 80));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
-                acc2x3 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 48));
-                acc2x4 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 64));
-                acc2x5 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 80));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
-                acc3x3 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 48));
-                acc3x4 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 64));
-                acc3x5 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 80));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc0x4 = Simd.Relu(acc0x4);
-                acc0x5 = Simd.Relu(acc0x5);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-                acc1x4 = Simd.Relu(acc1x4);
-                acc1x5 = Simd.Relu(acc1x5);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc2x3 = Simd.Relu(acc2x3);
-                acc2x4 = Simd.Relu(acc2x4);
-                acc2x5 = Simd.Relu(acc2x5);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-                acc3x3 = Simd.Relu(acc3x3);
-                acc3x4 = Simd.Relu(acc3x4);
-                acc3x5 = Simd.Relu(acc3x5);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 64));
-            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 80));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 64));
-            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 80));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-            acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
-            acc2x4.StoreUnsafe(ref out2, (nuint)(p + 64));
-            acc2x5.StoreUnsafe(ref out2, (nuint)(p + 80));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-            acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
-            acc3x4.StoreUnsafe(ref out3, (nuint)(p + 64));
-            acc3x5.StoreUnsafe(ref out3, (nuint)(p + 80));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 48);
+            Pointwise_Store<TShape>(acc0x4, ref out0, ref res, 0, p + 64);
+            Pointwise_Store<TShape>(acc0x5, ref out0, ref res, 0, p + 80);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 48);
+            Pointwise_Store<TShape>(acc1x4, ref out1, ref res, 1, p + 64);
+            Pointwise_Store<TShape>(acc1x5, ref out1, ref res, 1, p + 80);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 16);
+            Pointwise_Store<TShape>(acc2x2, ref out2, ref res, 2, p + 32);
+            Pointwise_Store<TShape>(acc2x3, ref out2, ref res, 2, p + 48);
+            Pointwise_Store<TShape>(acc2x4, ref out2, ref res, 2, p + 64);
+            Pointwise_Store<TShape>(acc2x5, ref out2, ref res, 2, p + 80);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 16);
+            Pointwise_Store<TShape>(acc3x2, ref out3, ref res, 3, p + 32);
+            Pointwise_Store<TShape>(acc3x3, ref out3, ref res, 3, p + 48);
+            Pointwise_Store<TShape>(acc3x4, ref out3, ref res, 3, p + 64);
+            Pointwise_Store<TShape>(acc3x5, ref out3, ref res, 3, p + 80);
         }
     }
 
@@ -5213,48 +4848,18 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 16);
+            Pointwise_Store<TShape>(acc2x2, ref out2, ref res, 2, p + 32);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 16);
+            Pointwise_Store<TShape>(acc3x2, ref out3, ref res, 3, p + 32);
         }
     }
 

@@ -2265,6 +2265,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         static virtual int InputPlane(int channel) => channel;
         static virtual bool OutputTable => false;
         static virtual int OutputPlane(int channel) => channel;
+        // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
+        static virtual int InputsFrom => 0;
+        static virtual int InputChunk => 0;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>

@@ -2173,6 +2173,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => true;
         public static bool InputTable => true;
         public static int InputPlane(int channel) => Planes_232_fb06ca82[channel];
+        public static int InputChunk => 116;
     }
 
     /// <summary>1x1 convolution, 1 group(s), 232 to 232 channels over 196 pixels, batch norm folded, ReLU.</summary>
@@ -2918,6 +2919,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         static virtual int InputPlane(int channel) => channel;
         static virtual bool OutputTable => false;
         static virtual int OutputPlane(int channel) => channel;
+        // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
+        static virtual int InputsFrom => 0;
+        static virtual int InputChunk => 0;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
@@ -2932,6 +2936,33 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         return TShape.OfficialShuffle
             ? channel % TShape.ShuffleGroups * perGroup + channel / TShape.ShuffleGroups
             : channel % perGroup * TShape.ShuffleGroups + channel / perGroup;
+    }
+
+    /// <summary>A tile's epilogue for one accumulator of row <paramref name="row"/> at pixel <paramref name="at"/>: residual, ReLU, store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Store<TShape>(Vector512<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.Residual) acc += Vector512.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
+        if (TShape.Relu) acc = Simd.Relu(acc);
+        acc.StoreUnsafe(ref output, (nuint)at);
+    }
+
+    /// <summary>A tile's epilogue for one accumulator of row <paramref name="row"/> at pixel <paramref name="at"/>: residual, ReLU, store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Store<TShape>(Vector256<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.Residual) acc += Vector256.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
+        if (TShape.Relu) acc = Simd.Relu(acc);
+        acc.StoreUnsafe(ref output, (nuint)at);
+    }
+
+    /// <summary>A tile's epilogue for one accumulator of row <paramref name="row"/> at pixel <paramref name="at"/>: residual, ReLU, store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_Store<TShape>(Vector128<float> acc, ref float output, ref float residual, int row, int at) where TShape : struct, Pointwise_Shape
+    {
+        if (TShape.Residual) acc += Vector128.LoadUnsafe(ref residual, (nuint)(row * TShape.Pixels + at));
+        if (TShape.Relu) acc = Simd.Relu(acc);
+        acc.StoreUnsafe(ref output, (nuint)at);
     }
 
     /// <summary>8 × 48 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
@@ -3025,84 +3056,30 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
-                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc4x1 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 16));
-                acc4x2 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p + 32));
-                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-                acc5x1 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 16));
-                acc5x2 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p + 32));
-                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
-                acc6x1 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 16));
-                acc6x2 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p + 32));
-                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
-                acc7x1 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 16));
-                acc7x2 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p + 32));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc4x1 = Simd.Relu(acc4x1);
-                acc4x2 = Simd.Relu(acc4x2);
-                acc5x0 = Simd.Relu(acc5x0);
-                acc5x1 = Simd.Relu(acc5x1);
-                acc5x2 = Simd.Relu(acc5x2);
-                acc6x0 = Simd.Relu(acc6x0);
-                acc6x1 = Simd.Relu(acc6x1);
-                acc6x2 = Simd.Relu(acc6x2);
-                acc7x0 = Simd.Relu(acc7x0);
-                acc7x1 = Simd.Relu(acc7x1);
-                acc7x2 = Simd.Relu(acc7x2);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc4x1.StoreUnsafe(ref out4, (nuint)(p + 16));
-            acc4x2.StoreUnsafe(ref out4, (nuint)(p + 32));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-            acc5x1.StoreUnsafe(ref out5, (nuint)(p + 16));
-            acc5x2.StoreUnsafe(ref out5, (nuint)(p + 32));
-            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-            acc6x1.StoreUnsafe(ref out6, (nuint)(p + 16));
-            acc6x2.StoreUnsafe(ref out6, (nuint)(p + 32));
-            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
-            acc7x1.StoreUnsafe(ref out7, (nuint)(p + 16));
-            acc7x2.StoreUnsafe(ref out7, (nuint)(p + 32));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 16);
+            Pointwise_Store<TShape>(acc2x2, ref out2, ref res, 2, p + 32);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 16);
+            Pointwise_Store<TShape>(acc3x2, ref out3, ref res, 3, p + 32);
+            Pointwise_Store<TShape>(acc4x0, ref out4, ref res, 4, p);
+            Pointwise_Store<TShape>(acc4x1, ref out4, ref res, 4, p + 16);
+            Pointwise_Store<TShape>(acc4x2, ref out4, ref res, 4, p + 32);
+            Pointwise_Store<TShape>(acc5x0, ref out5, ref res, 5, p);
+            Pointwise_Store<TShape>(acc5x1, ref out5, ref res, 5, p + 16);
+            Pointwise_Store<TShape>(acc5x2, ref out5, ref res, 5, p + 32);
+            Pointwise_Store<TShape>(acc6x0, ref out6, ref res, 6, p);
+            Pointwise_Store<TShape>(acc6x1, ref out6, ref res, 6, p + 16);
+            Pointwise_Store<TShape>(acc6x2, ref out6, ref res, 6, p + 32);
+            Pointwise_Store<TShape>(acc7x0, ref out7, ref res, 7, p);
+            Pointwise_Store<TShape>(acc7x1, ref out7, ref res, 7, p + 16);
+            Pointwise_Store<TShape>(acc7x2, ref out7, ref res, 7, p + 32);
         }
     }
 
@@ -3163,36 +3140,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc4x0 += Vector512.LoadUnsafe(ref res, (nuint)(4 * TShape.Pixels + p));
-                acc5x0 += Vector512.LoadUnsafe(ref res, (nuint)(5 * TShape.Pixels + p));
-                acc6x0 += Vector512.LoadUnsafe(ref res, (nuint)(6 * TShape.Pixels + p));
-                acc7x0 += Vector512.LoadUnsafe(ref res, (nuint)(7 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc4x0 = Simd.Relu(acc4x0);
-                acc5x0 = Simd.Relu(acc5x0);
-                acc6x0 = Simd.Relu(acc6x0);
-                acc7x0 = Simd.Relu(acc7x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc4x0.StoreUnsafe(ref out4, (nuint)(p));
-            acc5x0.StoreUnsafe(ref out5, (nuint)(p));
-            acc6x0.StoreUnsafe(ref out6, (nuint)(p));
-            acc7x0.StoreUnsafe(ref out7, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc4x0, ref out4, ref res, 4, p);
+            Pointwise_Store<TShape>(acc5x0, ref out5, ref res, 5, p);
+            Pointwise_Store<TShape>(acc6x0, ref out6, ref res, 6, p);
+            Pointwise_Store<TShape>(acc7x0, ref out7, ref res, 7, p);
         }
     }
 
@@ -3248,48 +3203,18 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
-                acc0x4 += Vector512.LoadUnsafe(ref res, (nuint)(p + 64));
-                acc0x5 += Vector512.LoadUnsafe(ref res, (nuint)(p + 80));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
-                acc1x4 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 64));
-                acc1x5 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 80));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc0x4 = Simd.Relu(acc0x4);
-                acc0x5 = Simd.Relu(acc0x5);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-                acc1x4 = Simd.Relu(acc1x4);
-                acc1x5 = Simd.Relu(acc1x5);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 64));
-            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 80));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 64));
-            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 80));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 48);
+            Pointwise_Store<TShape>(acc0x4, ref out0, ref res, 0, p + 64);
+            Pointwise_Store<TShape>(acc0x5, ref out0, ref res, 0, p + 80);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 48);
+            Pointwise_Store<TShape>(acc1x4, ref out1, ref res, 1, p + 64);
+            Pointwise_Store<TShape>(acc1x5, ref out1, ref res, 1, p + 80);
         }
     }
 
@@ -3335,36 +3260,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 48);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 48);
         }
     }
 
@@ -3396,9 +3299,24 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             var acc3x0 = bias3;
             var acc3x1 = bias3;
             var acc3x2 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
-            ref float wk = ref Unsafe.Add(ref bias, blockRows);
-            for (int ci = 0; ci < TShape.InPerGroup; ci++)
+            if (TShape.InputsFrom > 0)
+            {
+                acc0x0 = Vector256.LoadUnsafe(ref out0, (nuint)p);
+                acc0x1 = Vector256.LoadUnsafe(ref out0, (nuint)(p + 8));
+                acc0x2 = Vector256.LoadUnsafe(ref out0, (nuint)(p + 16));
+                acc1x0 = Vector256.LoadUnsafe(ref out1, (nuint)p);
+                acc1x1 = Vector256.LoadUnsafe(ref out1, (nuint)(p + 8));
+                acc1x2 = Vector256.LoadUnsafe(ref out1, (nuint)(p + 16));
+                acc2x0 = Vector256.LoadUnsafe(ref out2, (nuint)p);
+                acc2x1 = Vector256.LoadUnsafe(ref out2, (nuint)(p + 8));
+                acc2x2 = Vector256.LoadUnsafe(ref out2, (nuint)(p + 16));
+                acc3x0 = Vector256.LoadUnsafe(ref out3, (nuint)p);
+                acc3x1 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 8));
+                acc3x2 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 16));
+            }
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + p);
+            ref float wk = ref Unsafe.Add(ref bias, (TShape.InputsFrom + 1) * blockRows);
+            for (int ci = TShape.InputsFrom; ci < TShape.InPerGroup; ci++)
             {
                 if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + p);
                 var x0 = Vector256.LoadUnsafe(ref x);
@@ -3423,48 +3341,18 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
-                acc2x2 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
-                acc3x2 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 16));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 8);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 8);
+            Pointwise_Store<TShape>(acc2x2, ref out2, ref res, 2, p + 16);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 8);
+            Pointwise_Store<TShape>(acc3x2, ref out3, ref res, 3, p + 16);
         }
     }
 
@@ -3514,36 +3402,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-                acc2x0 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector256.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 8));
-                acc3x0 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector256.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 8));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 8));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 8));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 8);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 8);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 8);
         }
     }
 
@@ -3599,48 +3465,18 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc0x2 += Vector256.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x3 += Vector256.LoadUnsafe(ref res, (nuint)(p + 24));
-                acc0x4 += Vector256.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc0x5 += Vector256.LoadUnsafe(ref res, (nuint)(p + 40));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-                acc1x2 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x3 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 24));
-                acc1x4 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc1x5 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 40));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc0x4 = Simd.Relu(acc0x4);
-                acc0x5 = Simd.Relu(acc0x5);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-                acc1x4 = Simd.Relu(acc1x4);
-                acc1x5 = Simd.Relu(acc1x5);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 24));
-            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 40));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 24));
-            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 40));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 24);
+            Pointwise_Store<TShape>(acc0x4, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc0x5, ref out0, ref res, 0, p + 40);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 8);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 24);
+            Pointwise_Store<TShape>(acc1x4, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc1x5, ref out1, ref res, 1, p + 40);
         }
     }
 
@@ -3676,24 +3512,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector256.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector256.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc1x0 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector256.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 8));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 8);
         }
     }
 
@@ -3748,36 +3570,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 4);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 4);
         }
     }
 
@@ -3827,36 +3627,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 4));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 4));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 4));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 4));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 4);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 4);
         }
     }
 
@@ -3902,36 +3680,14 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector128.LoadUnsafe(ref res, (nuint)(p + 4));
-                acc0x2 += Vector128.LoadUnsafe(ref res, (nuint)(p + 8));
-                acc0x3 += Vector128.LoadUnsafe(ref res, (nuint)(p + 12));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 4));
-                acc1x2 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 8));
-                acc1x3 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 12));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 4));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 8));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 12));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 4));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 8));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 12));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 4);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 8);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 12);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 4);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 8);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 12);
         }
     }
 
@@ -4358,18 +4114,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
         }
     }
 
@@ -4796,84 +4542,30 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc0x1 += Vector512.LoadUnsafe(ref res, (nuint)(p + 16));
-                acc0x2 += Vector512.LoadUnsafe(ref res, (nuint)(p + 32));
-                acc0x3 += Vector512.LoadUnsafe(ref res, (nuint)(p + 48));
-                acc0x4 += Vector512.LoadUnsafe(ref res, (nuint)(p + 64));
-                acc0x5 += Vector512.LoadUnsafe(ref res, (nuint)(p + 80));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc1x1 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 16));
-                acc1x2 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 32));
-                acc1x3 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 48));
-                acc1x4 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 64));
-                acc1x5 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p + 80));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc2x1 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 16));
-                acc2x2 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 32));
-                acc2x3 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 48));
-                acc2x4 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 64));
-                acc2x5 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p + 80));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-                acc3x1 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 16));
-                acc3x2 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 32));
-                acc3x3 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 48));
-                acc3x4 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 64));
-                acc3x5 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p + 80));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc0x1 = Simd.Relu(acc0x1);
-                acc0x2 = Simd.Relu(acc0x2);
-                acc0x3 = Simd.Relu(acc0x3);
-                acc0x4 = Simd.Relu(acc0x4);
-                acc0x5 = Simd.Relu(acc0x5);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc1x1 = Simd.Relu(acc1x1);
-                acc1x2 = Simd.Relu(acc1x2);
-                acc1x3 = Simd.Relu(acc1x3);
-                acc1x4 = Simd.Relu(acc1x4);
-                acc1x5 = Simd.Relu(acc1x5);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc2x1 = Simd.Relu(acc2x1);
-                acc2x2 = Simd.Relu(acc2x2);
-                acc2x3 = Simd.Relu(acc2x3);
-                acc2x4 = Simd.Relu(acc2x4);
-                acc2x5 = Simd.Relu(acc2x5);
-                acc3x0 = Simd.Relu(acc3x0);
-                acc3x1 = Simd.Relu(acc3x1);
-                acc3x2 = Simd.Relu(acc3x2);
-                acc3x3 = Simd.Relu(acc3x3);
-                acc3x4 = Simd.Relu(acc3x4);
-                acc3x5 = Simd.Relu(acc3x5);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc0x1.StoreUnsafe(ref out0, (nuint)(p + 16));
-            acc0x2.StoreUnsafe(ref out0, (nuint)(p + 32));
-            acc0x3.StoreUnsafe(ref out0, (nuint)(p + 48));
-            acc0x4.StoreUnsafe(ref out0, (nuint)(p + 64));
-            acc0x5.StoreUnsafe(ref out0, (nuint)(p + 80));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc1x1.StoreUnsafe(ref out1, (nuint)(p + 16));
-            acc1x2.StoreUnsafe(ref out1, (nuint)(p + 32));
-            acc1x3.StoreUnsafe(ref out1, (nuint)(p + 48));
-            acc1x4.StoreUnsafe(ref out1, (nuint)(p + 64));
-            acc1x5.StoreUnsafe(ref out1, (nuint)(p + 80));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc2x1.StoreUnsafe(ref out2, (nuint)(p + 16));
-            acc2x2.StoreUnsafe(ref out2, (nuint)(p + 32));
-            acc2x3.StoreUnsafe(ref out2, (nuint)(p + 48));
-            acc2x4.StoreUnsafe(ref out2, (nuint)(p + 64));
-            acc2x5.StoreUnsafe(ref out2, (nuint)(p + 80));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
-            acc3x1.StoreUnsafe(ref out3, (nuint)(p + 16));
-            acc3x2.StoreUnsafe(ref out3, (nuint)(p + 32));
-            acc3x3.StoreUnsafe(ref out3, (nuint)(p + 48));
-            acc3x4.StoreUnsafe(ref out3, (nuint)(p + 64));
-            acc3x5.StoreUnsafe(ref out3, (nuint)(p + 80));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc0x1, ref out0, ref res, 0, p + 16);
+            Pointwise_Store<TShape>(acc0x2, ref out0, ref res, 0, p + 32);
+            Pointwise_Store<TShape>(acc0x3, ref out0, ref res, 0, p + 48);
+            Pointwise_Store<TShape>(acc0x4, ref out0, ref res, 0, p + 64);
+            Pointwise_Store<TShape>(acc0x5, ref out0, ref res, 0, p + 80);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc1x1, ref out1, ref res, 1, p + 16);
+            Pointwise_Store<TShape>(acc1x2, ref out1, ref res, 1, p + 32);
+            Pointwise_Store<TShape>(acc1x3, ref out1, ref res, 1, p + 48);
+            Pointwise_Store<TShape>(acc1x4, ref out1, ref res, 1, p + 64);
+            Pointwise_Store<TShape>(acc1x5, ref out1, ref res, 1, p + 80);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc2x1, ref out2, ref res, 2, p + 16);
+            Pointwise_Store<TShape>(acc2x2, ref out2, ref res, 2, p + 32);
+            Pointwise_Store<TShape>(acc2x3, ref out2, ref res, 2, p + 48);
+            Pointwise_Store<TShape>(acc2x4, ref out2, ref res, 2, p + 64);
+            Pointwise_Store<TShape>(acc2x5, ref out2, ref res, 2, p + 80);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
+            Pointwise_Store<TShape>(acc3x1, ref out3, ref res, 3, p + 16);
+            Pointwise_Store<TShape>(acc3x2, ref out3, ref res, 3, p + 32);
+            Pointwise_Store<TShape>(acc3x3, ref out3, ref res, 3, p + 48);
+            Pointwise_Store<TShape>(acc3x4, ref out3, ref res, 3, p + 64);
+            Pointwise_Store<TShape>(acc3x5, ref out3, ref res, 3, p + 80);
         }
     }
 
@@ -4914,24 +4606,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector512.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector512.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector512.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector512.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
         }
     }
 
@@ -5128,24 +4806,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
         }
     }
 
@@ -5186,24 +4850,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 x = ref Unsafe.Add(ref x, TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
-            if (TShape.Residual)
-            {
-                acc0x0 += Vector128.LoadUnsafe(ref res, (nuint)(p));
-                acc1x0 += Vector128.LoadUnsafe(ref res, (nuint)(TShape.Pixels + p));
-                acc2x0 += Vector128.LoadUnsafe(ref res, (nuint)(2 * TShape.Pixels + p));
-                acc3x0 += Vector128.LoadUnsafe(ref res, (nuint)(3 * TShape.Pixels + p));
-            }
-            if (TShape.Relu)
-            {
-                acc0x0 = Simd.Relu(acc0x0);
-                acc1x0 = Simd.Relu(acc1x0);
-                acc2x0 = Simd.Relu(acc2x0);
-                acc3x0 = Simd.Relu(acc3x0);
-            }
-            acc0x0.StoreUnsafe(ref out0, (nuint)(p));
-            acc1x0.StoreUnsafe(ref out1, (nuint)(p));
-            acc2x0.StoreUnsafe(ref out2, (nuint)(p));
-            acc3x0.StoreUnsafe(ref out3, (nuint)(p));
+            Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
+            Pointwise_Store<TShape>(acc1x0, ref out1, ref res, 1, p);
+            Pointwise_Store<TShape>(acc2x0, ref out2, ref res, 2, p);
+            Pointwise_Store<TShape>(acc3x0, ref out3, ref res, 3, p);
         }
     }
 
@@ -5309,6 +4959,44 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Depthwise3x3_s1_V128<TShape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>
+    /// A convolution's shape narrowed to part <typeparamref name="TPart"/> of its input channels: its tiles resume from the
+    /// sums the part before stored, and only the last part's epilogue adds the residual and applies ReLU.
+    /// </summary>
+    private readonly struct Pointwise_Inputs<TShape, TPart> : Pointwise_Shape where TShape : struct, Pointwise_Shape where TPart : struct, Pointwise_Part
+    {
+        public static int Pixels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Pixels; }
+        public static int InputsFrom { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TPart.Index * TShape.InputChunk; }
+        public static int InPerGroup { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Min(InputsFrom + TShape.InputChunk, TShape.InPerGroup); }
+        public static int OutChannels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OutChannels; }
+        public static int ShuffleGroups { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.ShuffleGroups; }
+        public static bool OfficialShuffle { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OfficialShuffle; }
+        public static bool Residual { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Residual && InPerGroup == TShape.InPerGroup; }
+        public static bool Relu { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Relu && InPerGroup == TShape.InPerGroup; }
+        public static bool InputTable { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.InputTable; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int InputPlane(int channel) => TShape.InputPlane(channel);
+        public static bool OutputTable { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OutputTable; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int OutputPlane(int channel) => TShape.OutputPlane(channel);
+    }
+
+    private interface Pointwise_Part { static abstract int Index { get; } }
+
+    private readonly struct Pointwise_Part0 : Pointwise_Part { public static int Index => 0; }
+    private readonly struct Pointwise_Part1 : Pointwise_Part { public static int Index => 1; }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_232to232_196px_Relu_V256_Inputs<TShape>(ref float source, ref float destination, ref float weights, Part part, int p0) where TShape : struct, Pointwise_Shape
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            const int k = 0;
+            int j = item * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
+            Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_232to232_196px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
@@ -5328,22 +5016,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     {
         for (int p0 = 0; p0 < 192; p0 += 24)
         {
-            for (int item = part.Start; item < part.Stop; item++)
-            {
-                const int k = 0;
-                int j = item * 8;
-                ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
-                Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
-            }
-        }
-        for (int item = part.Start; item < part.Stop; item++)
-        {
-            const int k = 0;
-            int j = item * 8;
-            ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
-            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_g1_232to232_196px_Relu_V256_Inputs<Pointwise_Inputs<TShape, Pointwise_Part0>>(ref source, ref destination, ref weights, part, p0);
+            Pointwise_g1_232to232_196px_Relu_V256_Inputs<Pointwise_Inputs<TShape, Pointwise_Part1>>(ref source, ref destination, ref weights, part, p0);
         }
         Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
     }
