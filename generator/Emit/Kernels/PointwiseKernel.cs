@@ -88,6 +88,9 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// 49-pixel convolutions slower (conv5 673 to 700 µs).
     /// </para>
     /// </summary>
+    /// <summary>Float tiles are 4, 8 or 16 lanes wide and chunks 24 or 48 pixels: all divide the pixel split.</summary>
+    protected override bool SplitsPixels => true;
+
     protected override int PixelChunk(Width width)
     {
         const int Chunk = 48;

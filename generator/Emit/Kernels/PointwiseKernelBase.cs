@@ -157,8 +157,42 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// <summary>The packed blocks a group holds: the full ones, then the tail block, if any.</summary>
     private int BlocksPerGroup => Op.OutPerGroup / BlockRows + (TailRows > 0 ? 1 : 0);
 
-    /// <summary>The convolution's work items: its packed blocks, group by group, each an independent set of output channels.</summary>
-    public int WorkItems => Op.Groups * BlocksPerGroup;
+    /// <summary>
+    /// The convolution's work items: its packed blocks, group by group, each an independent set of output channels; where
+    /// <see cref="PixelHalves"/>, every block once over the first half of the pixels, then once over the second.
+    /// </summary>
+    public int WorkItems => Op.Groups * BlocksPerGroup * (PixelHalves ? 2 : 1);
+
+    /// <summary>Whether this kind's walks can be split at <see cref="PixelSplit"/> (its tiles and chunks all divide it).</summary>
+    protected virtual bool SplitsPixels => false;
+
+    /// <summary>Pixels every width's vectors and chunks divide, so a walk can stop at a multiple of it without a tail.</summary>
+    private const int PixelSplitAlignment = 48;
+
+    /// <summary>Where the first half of the pixels ends: the multiple of <see cref="PixelSplitAlignment"/> nearest below the middle.</summary>
+    private int PixelSplit => Op.Output.Pixels / 2 / PixelSplitAlignment * PixelSplitAlignment;
+
+    /// <summary>
+    /// Whether a team splits the pixels in two as well as the blocks: where the blocks are few and odd, two threads
+    /// could only share them unevenly (15 blocks: 8 against 7, a thread idle for a block's time at the barrier), and twice
+    /// as many items halve that. Each output element is still summed by one thread in one order.
+    /// </summary>
+    private bool PixelHalves
+    {
+        get
+        {
+            int blocks = Op.Groups * BlocksPerGroup;
+            // Not for table kernels (ShuffleNet v2's): each half is a walk of its own, and v2's emitted code would
+            // outgrow its size budget (measured: V2X1_0_224 366,069 -> 385,545 characters against 380,000).
+            if (!SplitsPixels || TableKernel || blocks % 2 == 0 || blocks >= 32 || PixelSplit == 0) return false;
+            foreach (var width in KernelWidths)
+            {
+                int chunk = PixelChunkOf(width);
+                if (PixelSplit % (chunk > 0 ? chunk : width.Lanes) != 0) return false;
+            }
+            return true;
+        }
+    }
 
     private string Parameters => "ref float source, ref float destination, ref float weights" + (Op.Residual is null ? "" : ", ref float residual") + (PacksSlots ? SlotParameters : "") + ", " + WorkRange.Parameters;
 
@@ -262,30 +296,64 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// </summary>
     private void Emit(SourceWriter w, Width width)
     {
-        var op = Op;
-        int pixels = op.Output.Pixels;
+        string definition = VariantDefinitionName(width);
+        string constraint = TableKernel ? " " + TileConstraint : "";
+        if (!PixelHalves)
+        {
+            EmitWalk(w, width, definition + $"({Parameters}){constraint}", 0, Op.Output.Pixels);
+            return;
+        }
+        // Items [0, blocks) are the blocks over the first half of the pixels, [blocks, 2 blocks) over the second.
+        int blocks = Op.Groups * BlocksPerGroup;
+        string first = HalfName(definition, 0), second = HalfName(definition, 1);
+        string arguments = Arguments.Substring(0, Arguments.Length - WorkRange.Arguments.Length);
+        // No summary: the name says what the variant is (its dispatcher's summary says what the convolution is).
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {definition}({Parameters}){constraint}"))
+        {
+            w.Line($"if ({WorkRange.Start} < {blocks}) {first}({arguments}new({WorkRange.Start}, Math.Min({WorkRange.Stop}, {blocks})));");
+            w.Line($"if ({WorkRange.Stop} > {blocks}) {second}({arguments}new(Math.Max({WorkRange.Start}, {blocks}) - {blocks}, {WorkRange.Stop} - {blocks}));");
+        }
+        w.Line();
+        EmitWalk(w, width, first + $"({Parameters}){constraint}", 0, PixelSplit);
+        EmitWalk(w, width, second + $"({Parameters}){constraint}", PixelSplit, Op.Output.Pixels);
+    }
+
+    /// <summary><paramref name="definition"/> (a method name, generic or not) for the walk over one half of the pixels.</summary>
+    private static string HalfName(string definition, int half)
+    {
+        int generic = definition.IndexOf('<');
+        string suffix = half == 0 ? "_FirstPixels" : "_LastPixels";
+        return generic < 0 ? definition + suffix : definition.Insert(generic, suffix);
+    }
+
+    /// <summary>The walk of packed blocks [start, stop) over pixels [<paramref name="from"/>, <paramref name="to"/>).</summary>
+    private void EmitWalk(SourceWriter w, Width width, string signature, int from, int to)
+    {
+        int pixels = Op.Output.Pixels;
 
         // No summary: the name says what the variant is (its dispatcher's summary says what the convolution is).
         w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {VariantDefinitionName(width)}({Parameters}){(TableKernel ? " " + TileConstraint : "")}"))
+        using (w.Open($"private static void {signature}"))
         {
             if (TilesTakeSlots && !PacksSlots) w.Line("ref float noSlots = ref Unsafe.NullRef<float>();");
             int chunk = PixelChunkOf(width);
-            int chunked = chunk == 0 ? 0 : pixels / chunk * chunk;
+            // Chunks start at from, which is a multiple of every chunk (PixelHalves).
+            int chunked = chunk == 0 ? from : from + (to - from) / chunk * chunk;
             int parts = InputPartsOf(width);
-            if (chunk > 0)
+            if (chunked > from)
             {
                 // Every channel of a chunk of pixels before the next chunk: the chunk's input stays in L1 while each
                 // block's tiles read it, instead of every block streaming the whole input from L2.
-                using (Loop.Open(w, "p0", 0, chunked, chunk))
+                using (Loop.Open(w, "p0", from, chunked, chunk))
                 {
                     if (parts > 1) EmitInputParts(w, width, parts, "p0");
                     else EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk));
                 }
             }
-            if (chunked < pixels)
-                EmitBlocks(w, blockRows => TileCalls(width, blockRows, chunked));
-            if (LaneTail(width) > 0)
+            if (chunked < to)
+                EmitBlocks(w, blockRows => TileCalls(width, blockRows, chunked, to));
+            if (to == pixels && LaneTail(width) > 0)
             {
                 // Lane tails need whole blocks of one group: a grouped convolution's walk keeps its tail tiles.
                 int fullBlocks = Op.OutPerGroup / BlockRows;
@@ -438,9 +506,10 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// register rows, full tiles, then fewer vectors for what is left, then one vector recomputed over the end
     /// (overlapping lanes get the same values, so no scalar tail), or single pixels where a plane is narrower than a vector.
     /// </summary>
-    private IEnumerable<TileCall> TileCalls(Width width, int blockRows, int from = 0)
+    private IEnumerable<TileCall> TileCalls(Width width, int blockRows, int from = 0, int to = -1)
     {
-        int pixels = Op.Output.Pixels;
+        // A walk that ends before the plane's end (the first of PixelHalves) ends on a multiple of every vector: no tail.
+        int pixels = to < 0 ? Op.Output.Pixels : to;
         // Sub-blocks of equal rows end their full tiles at the same pixel, so their tails can be one tile.
         bool wholeBlockTail = WholeBlockTail(width) && blockRows > width.Rows && blockRows % width.Rows == 0 && pixels >= width.Lanes;
         TileCall? blockTail = null;
@@ -533,7 +602,13 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             {
                 // The chunks' full tiles are those of an unchunked walk, whose tail tiles a chunked one's end repeats.
                 foreach (int blockRows in BlockSizes)
+                {
                     foreach (var call in TileCalls(width, blockRows)) tiles.Add(call.Tile);
+                    if (!PixelHalves) continue;
+                    // Each half's walk ends its full tiles at its own end, which may leave fewer vectors than a tile.
+                    foreach (var call in TileCalls(width, blockRows, 0, PixelSplit)) tiles.Add(call.Tile);
+                    foreach (var call in TileCalls(width, blockRows, PixelSplit)) tiles.Add(call.Tile);
+                }
             }
             foreach (var tile in tiles) shared.Add(new SharedDefinition(TileName(tile), w => EmitTileDefinition(w, tile)));
             foreach (var width in KernelWidths)

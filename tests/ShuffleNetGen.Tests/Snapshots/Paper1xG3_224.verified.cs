@@ -684,7 +684,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 112, 24, 24, 8, 60, 27, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 15, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 240, 250 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 112, 24, 24, 8, 60, 54, 18, 60, 30, 18, 60, 30, 18, 60, 30, 240, 30, 120, 30, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 240, 250 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 48, 960 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -1501,13 +1501,33 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 27) Pointwise_g3_60to216_784px_Relu_V512_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 27)));
+        if (part.Stop > 27) Pointwise_g3_60to216_784px_Relu_V512_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 27) - 27, part.Stop - 27));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_60to216_784px_Relu_V512_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 9;
             int j = item % 9 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
             ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-            Pointwise_Tile_8x48_V512<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 720);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 336);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_60to216_784px_Relu_V512_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 9;
+            int j = item % 9 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+            ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 384, 720);
             Pointwise_Tile_8x16_V512<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 768, 768);
         }
     }
@@ -1515,7 +1535,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int p0 = 0; p0 < 768; p0 += 48)
+        if (part.Start < 27) Pointwise_g3_60to216_784px_Relu_V256_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 27)));
+        if (part.Stop > 27) Pointwise_g3_60to216_784px_Relu_V256_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 27) - 27, part.Stop - 27));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_60to216_784px_Relu_V256_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 0; p0 < 384; p0 += 48)
+        {
+            for (int item = part.Start; item < part.Stop; item++)
+            {
+                int k = item / 9;
+                int j = item % 9 * 8;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+                ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, p0, p0 + 24);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_60to216_784px_Relu_V256_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 384; p0 < 768; p0 += 48)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -1541,14 +1585,35 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_60to216_784px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 27) Pointwise_g3_60to216_784px_Relu_V128_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 27)));
+        if (part.Stop > 27) Pointwise_g3_60to216_784px_Relu_V128_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 27) - 27, part.Stop - 27));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_60to216_784px_Relu_V128_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 9;
             int j = item % 9 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
             ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
-            Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 776);
-            Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 0, 776);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 0, 376);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 0, 376);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_60to216_784px_Relu_V128_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 9;
+            int j = item % 9 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 15680);
+            ref float block = ref Unsafe.Add(ref weights, (k * 72 + j) * 21);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 72 + j, 384, 776);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_60to216_784px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 72 + j + 4, 384, 776);
         }
     }
 
@@ -1573,6 +1638,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 9) Pointwise_g3_240to60_784px_Shuffle3_Relu_V512_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 9)));
+        if (part.Stop > 9) Pointwise_g3_240to60_784px_Shuffle3_Relu_V512_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 9) - 9, part.Stop - 9));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V512_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -1581,12 +1653,32 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
             if (j < 16)
             {
-                Pointwise_Tile_8x48_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 720);
+                Pointwise_Tile_8x48_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 336);
+            }
+            else
+            {
+                Pointwise_Tile_4x96_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 288);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V512_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 3;
+            int j = item % 3 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+            if (j < 16)
+            {
+                Pointwise_Tile_8x48_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 384, 720);
                 Pointwise_Tile_8x16_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 768, 768);
             }
             else
             {
-                Pointwise_Tile_4x96_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 672);
+                Pointwise_Tile_4x96_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 384, 672);
                 Pointwise_Tile_4x16_V512<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 768, 768);
             }
         }
@@ -1595,7 +1687,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int p0 = 0; p0 < 768; p0 += 48)
+        if (part.Start < 9) Pointwise_g3_240to60_784px_Shuffle3_Relu_V256_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 9)));
+        if (part.Stop > 9) Pointwise_g3_240to60_784px_Shuffle3_Relu_V256_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 9) - 9, part.Stop - 9));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V256_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 0; p0 < 384; p0 += 48)
+        {
+            for (int item = part.Start; item < part.Stop; item++)
+            {
+                int k = item / 3;
+                int j = item % 3 * 8;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+                ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+                if (j < 16)
+                {
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, p0, p0 + 24);
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, p0, p0 + 24);
+                }
+                else
+                {
+                    Pointwise_Tile_4x24_V256<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, p0, p0 + 24);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V256_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 384; p0 < 768; p0 += 48)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -1635,6 +1758,13 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 9) Pointwise_g3_240to60_784px_Shuffle3_Relu_V128_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 9)));
+        if (part.Stop > 9) Pointwise_g3_240to60_784px_Shuffle3_Relu_V128_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 9) - 9, part.Stop - 9));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V128_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 3;
@@ -1643,12 +1773,33 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
             if (j < 16)
             {
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 776);
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 776);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 0, 376);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 0, 376);
             }
             else
             {
-                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 776);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 0, 376);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to60_784px_Shuffle3_Relu_V128_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 3;
+            int j = item % 3 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+            ref float block = ref Unsafe.Add(ref weights, (k * 20 + j) * 81);
+            if (j < 16)
+            {
+                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 20 + j, 384, 776);
+                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 20 + j + 4, 384, 776);
+            }
+            else
+            {
+                Pointwise_Tile_4x8_V128<Pointwise_g3_240to60_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 20 + j, 384, 776);
             }
         }
     }
@@ -1828,13 +1979,33 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 15) Pointwise_g3_240to120_784px_Shuffle3_Relu_V512_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 15)));
+        if (part.Stop > 15) Pointwise_g3_240to120_784px_Shuffle3_Relu_V512_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 15) - 15, part.Stop - 15));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V512_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 5;
             int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
             ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-            Pointwise_Tile_8x48_V512<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 720);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 336);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V512_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 5;
+            int j = item % 5 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 384, 720);
             Pointwise_Tile_8x16_V512<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 768, 768);
         }
     }
@@ -1842,7 +2013,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int p0 = 0; p0 < 768; p0 += 48)
+        if (part.Start < 15) Pointwise_g3_240to120_784px_Shuffle3_Relu_V256_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 15)));
+        if (part.Stop > 15) Pointwise_g3_240to120_784px_Shuffle3_Relu_V256_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 15) - 15, part.Stop - 15));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V256_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 0; p0 < 384; p0 += 48)
+        {
+            for (int item = part.Start; item < part.Stop; item++)
+            {
+                int k = item / 5;
+                int j = item % 5 * 8;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0 + 24);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0 + 24);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V256_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 384; p0 < 768; p0 += 48)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -1868,14 +2063,35 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 15) Pointwise_g3_240to120_784px_Shuffle3_Relu_V128_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 15)));
+        if (part.Stop > 15) Pointwise_g3_240to120_784px_Shuffle3_Relu_V128_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 15) - 15, part.Stop - 15));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V128_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 5;
             int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
             ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
-            Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 776);
-            Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 776);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 376);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 376);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_240to120_784px_Shuffle3_Relu_V128_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 5;
+            int j = item % 5 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 62720);
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 81);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 384, 776);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_240to120_784px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 384, 776);
         }
     }
 
@@ -2053,13 +2269,33 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 15) Pointwise_g3_480to120_196px_Shuffle3_Relu_V512_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 15)));
+        if (part.Stop > 15) Pointwise_g3_480to120_196px_Shuffle3_Relu_V512_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 15) - 15, part.Stop - 15));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V512_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 5;
             int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
             ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-            Pointwise_Tile_8x48_V512<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 144);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 48);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V512_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 5;
+            int j = item % 5 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+            Pointwise_Tile_8x48_V512<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 96, 144);
             Pointwise_Tile_8x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
         }
     }
@@ -2067,7 +2303,31 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int p0 = 0; p0 < 192; p0 += 24)
+        if (part.Start < 15) Pointwise_g3_480to120_196px_Shuffle3_Relu_V256_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 15)));
+        if (part.Stop > 15) Pointwise_g3_480to120_196px_Shuffle3_Relu_V256_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 15) - 15, part.Stop - 15));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V256_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 0; p0 < 96; p0 += 24)
+        {
+            for (int item = part.Start; item < part.Stop; item++)
+            {
+                int k = item / 5;
+                int j = item % 5 * 8;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
+                ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, p0, p0);
+                Pointwise_Tile_4x24_V256<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, p0, p0);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V256_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 96; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -2092,15 +2352,36 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 15) Pointwise_g3_480to120_196px_Shuffle3_Relu_V128_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 15)));
+        if (part.Stop > 15) Pointwise_g3_480to120_196px_Shuffle3_Relu_V128_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 15) - 15, part.Stop - 15));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V128_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             int k = item / 5;
             int j = item % 5 * 8;
             ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
             ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
-            Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 184);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 0, 88);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 88);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g3_480to120_196px_Shuffle3_Relu_V128_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            int k = item / 5;
+            int j = item % 5 * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 31360);
+            ref float block = ref Unsafe.Add(ref weights, (k * 40 + j) * 161);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 96, 184);
             Pointwise_Tile_4x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 40 + j, 192, 192);
-            Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 0, 184);
+            Pointwise_Tile_4x8_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 96, 184);
             Pointwise_Tile_4x4_V128<Pointwise_g3_480to120_196px_Shuffle3_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 40 + j + 4, 192, 192);
         }
     }

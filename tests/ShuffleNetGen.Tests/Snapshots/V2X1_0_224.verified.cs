@@ -668,7 +668,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 112, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 256, 250 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 112, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 30, 116, 30, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 256, 250 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 4366, 410, 2638, 170, 1092, 2638, 410, 2638, 2638, 410, 2638, 2638, 410, 2638, 10550, 205, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 10550, 103, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 23282, 51, 1024 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -1817,6 +1817,13 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 15) Pointwise_g1_116to116_196px_Relu_V512_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 15)));
+        if (part.Stop > 15) Pointwise_g1_116to116_196px_Relu_V512_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 15) - 15, part.Stop - 15));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_196px_Relu_V512_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1825,11 +1832,31 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
             if (j < 112)
             {
-                Pointwise_Tile_8x48_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 144);
+                Pointwise_Tile_8x48_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 48);
             }
             else
             {
-                Pointwise_Tile_4x96_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 96);
+                Pointwise_Tile_4x96_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 0);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_196px_Relu_V512_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            const int k = 0;
+            int j = item * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
+            {
+                Pointwise_Tile_8x48_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 96, 144);
+            }
+            else
+            {
+                Pointwise_Tile_4x96_V512<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 96, 96);
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
@@ -1839,7 +1866,38 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        for (int p0 = 0; p0 < 192; p0 += 24)
+        if (part.Start < 15) Pointwise_g1_116to116_196px_Relu_V256_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 15)));
+        if (part.Stop > 15) Pointwise_g1_116to116_196px_Relu_V256_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 15) - 15, part.Stop - 15));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_196px_Relu_V256_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 0; p0 < 96; p0 += 24)
+        {
+            for (int item = part.Start; item < part.Stop; item++)
+            {
+                const int k = 0;
+                int j = item * 8;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+                ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+                if (j < 112)
+                {
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0);
+                }
+                else
+                {
+                    Pointwise_Tile_4x24_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_196px_Relu_V256_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int p0 = 96; p0 < 192; p0 += 24)
         {
             for (int item = part.Start; item < part.Stop; item++)
             {
@@ -1878,6 +1936,13 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_196px_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
     {
+        if (part.Start < 15) Pointwise_g1_116to116_196px_Relu_V128_FirstPixels(ref source, ref destination, ref weights, new(part.Start, Math.Min(part.Stop, 15)));
+        if (part.Stop > 15) Pointwise_g1_116to116_196px_Relu_V128_LastPixels(ref source, ref destination, ref weights, new(Math.Max(part.Start, 15) - 15, part.Stop - 15));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_196px_Relu_V128_FirstPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
         for (int item = part.Start; item < part.Stop; item++)
         {
             const int k = 0;
@@ -1886,14 +1951,35 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
             if (j < 112)
             {
-                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 184);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 0, 88);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 88);
+            }
+            else
+            {
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 88);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_116to116_196px_Relu_V128_LastPixels(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            const int k = 0;
+            int j = item * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 22736);
+            ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
+            if (j < 112)
+            {
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 96, 184);
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, 192, 192);
-                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 0, 184);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 96, 184);
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, 192, 192);
             }
             else
             {
-                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 0, 184);
+                Pointwise_Tile_4x8_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 96, 184);
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
