@@ -14,10 +14,17 @@ public class ForwardContractTests
         var input = new float[Paper1xG3.InputLength];
         var logits = new float[Paper1xG3.Classes];
         for (int i = 0; i < 5; i++) model.Forward(input, logits);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) model.Forward(input, logits);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        // The runtime itself may allocate on this thread while it settles (tiered compilation promoting a method once
+        // it has run often enough: 3,184 bytes once in twenty passes, in the fast suite). An allocation per pass shows
+        // in every batch; a settling one leaves a batch that allocates nothing.
+        var batches = new List<long>();
+        for (int batch = 0; batch < 5 && (batches.Count == 0 || batches[^1] != 0); batch++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++) model.Forward(input, logits);
+            batches.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.True(batches[^1] == 0, $"bytes allocated by each batch of 20 passes: {string.Join(", ", batches)}");
     }
 
     [Fact]
