@@ -54,17 +54,17 @@ internal sealed class ClassifierKernel : IKernelEmitter
                 HeadSums.EmitNeonFourSums(w, "weights", n, "o", "source", n);
                 w.Line($"(sums + Vector128.LoadUnsafe(ref weights, (nuint)({(long)n * outputs} + o))).StoreUnsafe(ref logits, (nuint)o);");
             },
-            portable: (start, end, wide) => EmitRows(w, start, end, wide));
+            portable: (start, end, wide, lowest) => EmitRows(w, start, end, wide, lowest));
     }
 
-    private void EmitRows(SourceWriter w, string start, string end, bool wide)
+    private void EmitRows(SourceWriter w, string start, string end, bool wide, int lowest)
     {
         int n = _op.InFeatures;
         long bias = (long)n * _op.OutFeatures;
         int lanes = HeadSums.Lanes;
         int fourRows = _op.OutFeatures / lanes * lanes;
-        // The AdvSimd variant hands over only the rows its blocks of four left (start is not a part's first row).
-        if (!wide && fourRows > 0 && start == HeadSums.FirstRow)
+        // Only where a block of four can start at or after the first row (the AdvSimd variant's remainder has none).
+        if (!wide && fourRows > lowest)
         {
             // Four classes side by side, each summed as the one-row loop below sums it: a team's parts are whole blocks
             // of four but the last, which the one-row loop finishes.

@@ -53,7 +53,7 @@ internal sealed class GlobalPoolKernel : IKernelEmitter
                 HeadSums.EmitNeonFourSums(w, "source", pixels, "c", null, pixels);
                 w.Line($"(sums / Vector128.Create({pixels}f)).StoreUnsafe(ref destination, (nuint)c);");
             },
-            portable: (start, end, wide) => EmitChannels(w, start, end, wide));
+            portable: (start, end, wide, _) => EmitChannels(w, start, end, wide));
     }
 
     private void EmitChannels(SourceWriter w, string start, string end, bool wide)

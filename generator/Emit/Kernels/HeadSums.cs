@@ -31,14 +31,15 @@ internal static class HeadSums
     /// The dispatcher and its variants over the rows of a <see cref="WorkRange"/> (loop variable <paramref name="index"/>):
     /// the AdvSimd variant four rows at a time by <paramref name="neonFour"/> and the remainder by
     /// <paramref name="portable"/>, the others all their rows by <paramref name="portable"/> (its arguments: the first
-    /// and end row as expressions, and whether the sums run on Vector512).
+    /// and end row as expressions, whether the sums run on Vector512, and the lowest row the first can be: 0, or where
+    /// the AdvSimd variant's blocks of four end).
     /// </summary>
     public static void EmitKernel(SourceWriter w, string summary, string name, string parameters, string arguments, IReadOnlyList<KernelVariant> variants,
-        string index, int rows, System.Action neonFour, System.Action<string, string, bool> portable)
+        string index, int rows, System.Action neonFour, System.Action<string, string, bool, int> portable)
     {
         // A team splits the rows by blocks of Lanes (WorkItems): [Start, Stop) of them, the last one shorter where the
         // rows do not fill it. Each row's sum is the same whichever thread computes it.
-        string first = FirstRow;
+        string first = $"{WorkRange.Start} * {Lanes}";
         string end = $"Math.Min({WorkRange.Stop} * {Lanes}, {rows})";
         parameters += ", " + WorkRange.Parameters;
         KernelSyntax.EmitDispatcher(w, summary, $"{name}({parameters})", arguments + ", " + WorkRange.Arguments, variants);
@@ -52,19 +53,16 @@ internal static class HeadSums
                     int neonRows = rows / Lanes * Lanes;
                     using (w.Open($"for (int {index} = {first}; {index} < Math.Min({WorkRange.Stop} * {Lanes}, {neonRows}); {index} += {Lanes})"))
                         neonFour();
-                    if (neonRows < rows) portable($"Math.Max({first}, {neonRows})", end, false);
+                    if (neonRows < rows) portable($"Math.Max({first}, {neonRows})", end, false, neonRows);
                 }
                 else
                 {
-                    portable(first, end, variant.Condition == RuntimeChecks.Vector512Accelerated);
+                    portable(first, end, variant.Condition == RuntimeChecks.Vector512Accelerated, 0);
                 }
             }
             w.Line();
         }
     }
-
-    /// <summary>The first row of a part, as <see cref="EmitKernel"/> hands it to every variant but the AdvSimd one's remainder.</summary>
-    public static string FirstRow => $"{WorkRange.Start} * {Lanes}";
 
     /// <summary>A head kernel's work items: its rows in blocks of <see cref="Lanes"/>.</summary>
     public static int WorkItems(int rows) => (rows + Lanes - 1) / Lanes;
