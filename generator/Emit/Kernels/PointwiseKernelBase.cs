@@ -157,11 +157,14 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// <summary>The packed blocks a group holds: the full ones, then the tail block, if any.</summary>
     private int BlocksPerGroup => Op.OutPerGroup / BlockRows + (TailRows > 0 ? 1 : 0);
 
+    /// <summary>The packed blocks of all groups.</summary>
+    private int Blocks => Op.Groups * BlocksPerGroup;
+
     /// <summary>
     /// The convolution's work items: its packed blocks, group by group, each an independent set of output channels; where
     /// <see cref="PixelHalves"/>, every block once over the first half of the pixels, then once over the second.
     /// </summary>
-    public int WorkItems => Op.Groups * BlocksPerGroup * (PixelHalves ? 2 : 1);
+    public int WorkItems => Blocks * (PixelHalves ? 2 : 1);
 
     /// <summary>Whether this kind's walks can be split at <see cref="PixelSplit"/> (its tiles and chunks all divide it).</summary>
     protected virtual bool SplitsPixels => false;
@@ -181,10 +184,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     {
         get
         {
-            int blocks = Op.Groups * BlocksPerGroup;
             // Not for table kernels (ShuffleNet v2's): each half is a walk of its own, and v2's emitted code would
             // outgrow its size budget (measured: V2X1_0_224 366,069 -> 385,545 characters against 380,000).
-            if (!SplitsPixels || TableKernel || blocks % 2 == 0 || blocks >= 32 || PixelSplit == 0) return false;
+            if (!SplitsPixels || TableKernel || Blocks % 2 == 0 || Blocks >= 32 || PixelSplit == 0) return false;
             foreach (var width in KernelWidths)
             {
                 int chunk = PixelChunkOf(width);
@@ -304,7 +306,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             return;
         }
         // Items [0, blocks) are the blocks over the first half of the pixels, [blocks, 2 blocks) over the second.
-        int blocks = Op.Groups * BlocksPerGroup;
+        int blocks = Blocks;
         string first = HalfName(definition, 0), second = HalfName(definition, 1);
         string arguments = Arguments.Substring(0, Arguments.Length - WorkRange.Arguments.Length);
         // No summary: the name says what the variant is (its dispatcher's summary says what the convolution is).
