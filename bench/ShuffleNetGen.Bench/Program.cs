@@ -553,30 +553,36 @@ internal static class OpProfile
         double total = medians.Sum(), bound = 0;
         foreach (var kind in names.Select((n, op) => (Kind: KindOf(n), Op: op)).GroupBy(x => x.Kind).OrderByDescending(g => g.Sum(x => medians[x.Op])))
         {
+            var (label, counted, bounded, isInt8) = kind.Key;
             double us = kind.Sum(x => medians[x.Op]);
-            bool counted = kind.Key.Contains("convolution") || kind.Key.Contains("classifier") || kind.Key.Contains("stem") || kind.Key.Contains("depthwise");
             double macs = kind.Sum(x => (double)costs[x.Op]) * 1e3;
-            double peak = kind.Key.StartsWith("int8", StringComparison.Ordinal) ? int8 : fp32;
-            // Depthwise is counted (nine multiply-adds an output) but not bounded: it is limited by its loads, not the FMA pipes.
-            double atPeak = counted && !kind.Key.Contains("depthwise") ? macs / peak / 1e3 : us;
+            double peak = isInt8 ? int8 : fp32;
+            double atPeak = bounded ? macs / peak / 1e3 : us;
             bound += atPeak;
             Console.WriteLine(counted
-                ? $"{kind.Key,-24} {us,8:F1} us {us / total,6:P1} {macs / 1e6,9:F2} {macs / us / 1e3,7:F1} {macs / us / 1e3 / peak,9:P1} {atPeak,8:F1} us"
-                : $"{kind.Key,-24} {us,8:F1} us {us / total,6:P1}                                {atPeak,8:F1} us");
+                ? $"{label,-24} {us,8:F1} us {us / total,6:P1} {macs / 1e6,9:F2} {macs / us / 1e3,7:F1} {macs / us / 1e3 / peak,9:P1} {atPeak,8:F1} us"
+                : $"{label,-24} {us,8:F1} us {us / total,6:P1}                                {atPeak,8:F1} us");
         }
         Console.WriteLine($"bound: {bound:F1} us with every convolution and classifier at its peak, the rest as measured ({bound / total:P1} of the measured {total:F1} us)");
     }
 
-    private static string KindOf(string name)
+    /// <summary>
+    /// An op kind of the table: whether its team cost counts multiply-adds, and whether the bound takes it at its peak.
+    /// Depthwise is counted (nine multiply-adds an output) but not bounded: its loads limit it, not the FMA pipes.
+    /// </summary>
+    private sealed record OpKind(string Label, bool CountsMacs, bool Bounded, bool Int8);
+
+    private static OpKind KindOf(string name)
     {
         string kernel = name[(name.IndexOf(": ", StringComparison.Ordinal) + 2)..];
-        string prefix = kernel.StartsWith("Int8", StringComparison.Ordinal) ? "int8 " : "";
-        return kernel.Contains("Pointwise", StringComparison.Ordinal) ? prefix + (kernel.Contains("_49px", StringComparison.Ordinal) ? "1x1 convolution 7x7" : "1x1 convolution")
-            : kernel.Contains("Linear", StringComparison.Ordinal) ? prefix + "classifier"
-            : kernel.StartsWith("Conv3x3", StringComparison.Ordinal) ? "stem"
-            : kernel.StartsWith("Depthwise", StringComparison.Ordinal) ? "depthwise"
-            : kernel.Contains("Pool", StringComparison.Ordinal) ? "pools"
-            : kernel.StartsWith("Quantize", StringComparison.Ordinal) ? "quantize"
-            : "other";
+        bool int8 = kernel.StartsWith("Int8", StringComparison.Ordinal);
+        string prefix = int8 ? "int8 " : "";
+        if (kernel.Contains("Pointwise", StringComparison.Ordinal))
+            return new(prefix + (kernel.Contains("_49px", StringComparison.Ordinal) ? "1x1 convolution 7x7" : "1x1 convolution"), true, true, int8);
+        if (kernel.Contains("Linear", StringComparison.Ordinal)) return new(prefix + "classifier", true, true, int8);
+        if (kernel.StartsWith("Conv3x3", StringComparison.Ordinal)) return new("stem", true, true, false);
+        if (kernel.StartsWith("Depthwise", StringComparison.Ordinal)) return new("depthwise", true, false, false);
+        if (kernel.Contains("Pool", StringComparison.Ordinal)) return new("pools", false, false, false);
+        return new(kernel.StartsWith("Quantize", StringComparison.Ordinal) ? "quantize" : "other", false, false, false);
     }
 }
