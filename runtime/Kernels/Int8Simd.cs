@@ -237,13 +237,22 @@ public static class Int8Simd
     /// to even, where <c>low = -zeroPoint</c> and <c>high = 127 - zeroPoint</c> (whole numbers, so clamping before
     /// rounding equals clamping after). The caller adds the zero point.
     /// </summary>
+    /// <remarks>
+    /// The clamp is x64's: <c>max(t, low)</c> is <c>t &gt; low ? t : low</c> and <c>min(t, high)</c> is
+    /// <c>t &lt; high ? t : high</c>, so a NaN quantizes to <c>low</c> (byte 0 with the zero point, as −∞ does) on every
+    /// path. IEEE 754-2019's maximum (<c>Vector128.Max</c>, ARM64's FMAX, <c>MathF.Max</c>) would carry the NaN to the
+    /// conversion, which gives 0 there and int32's minimum on x64: an image with NaN pixels would then get other int8
+    /// logits on ARM64 than on x64.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Quantize(Vector512<float> x, Vector512<float> inverseScale, Vector512<float> low, Vector512<float> high)
     {
         // vmaxps/vminps directly: Vector512.Max/Min order NaN and signed zeros as IEEE 754-2019 asks, at extra
         // instructions per call, and neither can reach a whole number the rounding below sees differently.
         if (Avx512F.IsSupported) return Avx512F.ConvertToVector512Int32(Avx512F.Min(Avx512F.Max(x * inverseScale, low), high));
-        var t = Vector512.Min(Vector512.Max(x * inverseScale, low), high);
+        var t = x * inverseScale;
+        t = Vector512.ConditionalSelect(Vector512.GreaterThan(t, low), t, low);
+        t = Vector512.ConditionalSelect(Vector512.LessThan(t, high), t, high);
         var one = Vector256<float>.One;
         return Vector512.Create(Quantize(t.GetLower(), one, Vector256.Create(float.MinValue), Vector256.Create(float.MaxValue)),
             Quantize(t.GetUpper(), one, Vector256.Create(float.MinValue), Vector256.Create(float.MaxValue)));
@@ -255,7 +264,9 @@ public static class Int8Simd
     {
         // vcvtps2dq rounds by MXCSR, which .NET leaves at round-to-nearest-even.
         if (Avx.IsSupported) return Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(x * inverseScale, low), high));
-        var t = Vector256.Min(Vector256.Max(x * inverseScale, low), high);
+        var t = x * inverseScale;
+        t = Vector256.ConditionalSelect(Vector256.GreaterThan(t, low), t, low);
+        t = Vector256.ConditionalSelect(Vector256.LessThan(t, high), t, high);
         return Vector256.Create(RoundToInt(t.GetLower()), RoundToInt(t.GetUpper()));
     }
 
@@ -264,14 +275,21 @@ public static class Int8Simd
     public static Vector128<int> Quantize(Vector128<float> x, Vector128<float> inverseScale, Vector128<float> low, Vector128<float> high)
     {
         if (Sse2.IsSupported) return Sse2.ConvertToVector128Int32(Sse.Min(Sse.Max(x * inverseScale, low), high));
-        if (AdvSimd.IsSupported) return AdvSimd.ConvertToInt32RoundToEven(AdvSimd.Min(AdvSimd.Max(x * inverseScale, low), high));
-        return RoundToInt(Vector128.Min(Vector128.Max(x * inverseScale, low), high));
+        // FMAXNM returns the number where one operand is a quiet NaN (the product has quieted any signalling one).
+        if (AdvSimd.IsSupported) return AdvSimd.ConvertToInt32RoundToEven(AdvSimd.Min(AdvSimd.MaxNumber(x * inverseScale, low), high));
+        var t = x * inverseScale;
+        t = Vector128.ConditionalSelect(Vector128.GreaterThan(t, low), t, low);
+        return RoundToInt(Vector128.ConditionalSelect(Vector128.LessThan(t, high), t, high));
     }
 
     /// <inheritdoc cref="Quantize(Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Quantize(float x, float inverseScale, float low, float high) =>
-        (int)MathF.Round(MathF.Min(MathF.Max(x * inverseScale, low), high), MidpointRounding.ToEven);
+    public static int Quantize(float x, float inverseScale, float low, float high)
+    {
+        float t = x * inverseScale;
+        t = t > low ? t : low;
+        return (int)MathF.Round(t < high ? t : high, MidpointRounding.ToEven);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<int> RoundToInt(Vector128<float> t)

@@ -57,7 +57,7 @@ public static class ActivationQuantization
     /// generated int8 kernels execute, in the same order and at the same precision (a multiply by the rounded
     /// reciprocal, not a division; clamping before rounding), so that this and the kernels agree bit for bit.
     /// </summary>
-    /// <param name="x">The value; NaN has no quantization and gives an unspecified result.</param>
+    /// <param name="x">The value; NaN gives 0, the lowest value, as −∞ does.</param>
     /// <param name="scale">A scale from <see cref="FromRange"/>: positive and finite.</param>
     /// <param name="zeroPoint">A zero point from <see cref="FromRange"/>: 0..127.</param>
     /// <returns>The quantized value, in <c>0..<see cref="MaxQuantized"/></c>.</returns>
@@ -68,8 +68,10 @@ public static class ActivationQuantization
         if (zeroPoint < 0 || zeroPoint > MaxQuantized) throw new ArgumentOutOfRangeException(nameof(zeroPoint), zeroPoint, $"The zero point must be in 0..{MaxQuantized}.");
         float inverse = 1f / scale;
         float t = x * inverse;
-        // Clamping in the shifted domain keeps the float small enough for the conversion to int in every kernel lane.
-        t = MathF.Min(MathF.Max(t, -zeroPoint), MaxQuantized - zeroPoint);
+        // Clamping in the shifted domain keeps the float small enough for the conversion to int in every kernel lane;
+        // compared as x64's max and min do, so a NaN ends at the lowest value, as every kernel path puts it.
+        t = t > -zeroPoint ? t : -zeroPoint;
+        t = t < MaxQuantized - zeroPoint ? t : MaxQuantized - zeroPoint;
         return (int)MathF.Round(t) + zeroPoint; // MathF.Round rounds ties to even, as cvtps2dq and frintn do
     }
 }

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using ShuffleNetGen.Kernels;
 using ShuffleNetGen;
 using ShuffleNetGen.Quantization;
 using ShuffleNetGen.Tests;
@@ -23,6 +25,22 @@ internal static class Int8Check
     /// logits far more.
     /// </summary>
     public const double MinCosine = 0.998;
+
+    /// <summary>
+    /// Null when a NaN activation quantizes to the lowest value (slot byte 0) on this CPU's scalar, Vector128 and
+    /// packing paths, as Int8SlotsTests pins on x64; otherwise what differs.
+    /// </summary>
+    public static string? NaNQuantizeProblem()
+    {
+        const float inverse = 0.5f, zeroPoint = 37, high = Int8Simd.MaxActivation - zeroPoint;
+        int scalar = Int8Simd.Quantize(float.NaN, inverse, -zeroPoint, high);
+        var vector = Int8Simd.Quantize(Vector128.Create(float.NaN), Vector128.Create(inverse), Vector128.Create(-zeroPoint), Vector128.Create(high));
+        var nan = Vector128.Create(float.NaN);
+        var slots = Int8Slots.Pack(nan, nan, nan, nan, Vector128.Create(inverse), Vector128.Create(-zeroPoint), Vector128.Create(high), Vector128.Create((byte)zeroPoint));
+        return scalar == -zeroPoint && vector == Vector128.Create((int)-zeroPoint) && slots == Vector128<int>.Zero
+            ? null
+            : $"NaN quantized to {scalar} (scalar), {vector} (Vector128), slots {slots}; want {-zeroPoint} and slot 0";
+    }
 
     public static Int8Outcome Run<T>(string name) where T : class, IShuffleNetModel<T>
     {

@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using ShuffleNetGen.Kernels;
+using ShuffleNetGen.Quantization;
 using Xunit;
 
 namespace ShuffleNetGen.Tests;
@@ -59,15 +60,11 @@ public class Int8SlotsTests
                     expected[4 * p + c] = (byte)(q.ToScalar() + zeroPoint);
                 }
             }
-            // Only where it is accelerated, as the kernels run it: the software Vector512 of other cores orders NaN as
-            // IEEE 754-2019's min and max do, and packs a NaN as the zero point, where x64's vector steps pack 0.
-            if (Vector512.IsHardwareAccelerated)
-            {
-                Vector512<float> Plane512(int c) => Vector512.Create(x.AsSpan(at + 16 * c, 16));
-                var got512 = Int8Slots.Pack(Plane512(0), Plane512(1), Plane512(2), Plane512(3), Vector512.Create(inverseScale), Vector512.Create(-z),
-                    Vector512.Create(Int8Simd.MaxActivation - z), Vector512.Create((byte)zeroPoint));
-                Check(expected, got512.AsByte(), 0, 16, "Vector512");
-            }
+            // Software Vector512 too (where it is not accelerated): its clamp orders a NaN as x64's MAXPS does.
+            Vector512<float> Plane512(int c) => Vector512.Create(x.AsSpan(at + 16 * c, 16));
+            var got512 = Int8Slots.Pack(Plane512(0), Plane512(1), Plane512(2), Plane512(3), Vector512.Create(inverseScale), Vector512.Create(-z),
+                Vector512.Create(Int8Simd.MaxActivation - z), Vector512.Create((byte)zeroPoint));
+            Check(expected, got512.AsByte(), 0, 16, "Vector512");
             for (int half = 0; half < 2; half++)
             {
                 Vector256<float> Plane256(int c) => Vector256.Create(x.AsSpan(at + 16 * c + 8 * half, 8));
@@ -101,6 +98,30 @@ public class Int8SlotsTests
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A NaN activation quantizes to the lowest value (byte 0 once the zero point is on, as −∞) on every path: scalar,
+    /// each vector width (accelerated or not), the packing and the calibration's own quantize. The tests above compare
+    /// paths within this process; this pins the value itself, which the ARM64 conformance run checks too, so an image
+    /// with NaN pixels gets the same int8 logits on x64 and ARM64.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Parameters))]
+    public void NaNQuantizesToTheLowestValueOnEveryPath(float inverseScale, int zeroPoint)
+    {
+        float z = zeroPoint, high = Int8Simd.MaxActivation - z;
+        foreach (float nan in new[] { float.NaN, -float.NaN, BitConverter.Int32BitsToSingle(0x7F800001) })
+        {
+            Assert.Equal(-zeroPoint, Int8Simd.Quantize(nan, inverseScale, -z, high));
+            Assert.Equal(Vector128.Create(-zeroPoint), Int8Simd.Quantize(Vector128.Create(nan), Vector128.Create(inverseScale), Vector128.Create(-z), Vector128.Create(high)));
+            Assert.Equal(Vector256.Create(-zeroPoint), Int8Simd.Quantize(Vector256.Create(nan), Vector256.Create(inverseScale), Vector256.Create(-z), Vector256.Create(high)));
+            Assert.Equal(Vector512.Create(-zeroPoint), Int8Simd.Quantize(Vector512.Create(nan), Vector512.Create(inverseScale), Vector512.Create(-z), Vector512.Create(high)));
+            Assert.Equal(0, Int8Slots.Pack(nan, nan, nan, nan, inverseScale, -z, high, (byte)zeroPoint));
+            Assert.Equal(Vector128<int>.Zero, Int8Slots.Pack(Vector128.Create(nan), Vector128.Create(nan), Vector128.Create(nan), Vector128.Create(nan),
+                Vector128.Create(inverseScale), Vector128.Create(-z), Vector128.Create(high), Vector128.Create((byte)zeroPoint)));
+            if (inverseScale < 1e30f) Assert.Equal(0, ActivationQuantization.Quantize(nan, 1f / inverseScale, zeroPoint));
         }
     }
 
