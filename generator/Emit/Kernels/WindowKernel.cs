@@ -219,7 +219,7 @@ internal abstract class WindowKernel : IKernelEmitter
     {
         if (SharedBodies) EmitShape(w);
         if (SharedDispatch && Variants.Count != EdgeSplitVariants().Count()) throw new System.InvalidOperationException("A table kernel runs the shared bodies only.");
-        if (!SharedDispatch) KernelSyntax.EmitDispatcher(w, Summary, $"{Name}({Parameters})", Arguments, Variants);
+        if (!SharedDispatch && OwnDispatcher) KernelSyntax.EmitDispatcher(w, Summary, $"{Name}({Parameters})", Arguments, Variants);
         EmitOwnVariantMethods(w);
         if (!SharedBodies)
         {
@@ -232,6 +232,9 @@ internal abstract class WindowKernel : IKernelEmitter
             }
         }
     }
+
+    /// <summary>Whether the kernel writes its dispatcher (false: a kernel of another kind calls its variants).</summary>
+    protected virtual bool OwnDispatcher => true;
 
     /// <summary>This kind's own variant methods.</summary>
     protected virtual void EmitOwnVariantMethods(SourceWriter w)
@@ -290,7 +293,7 @@ internal abstract class WindowKernel : IKernelEmitter
         w.Line();
     }
 
-    private void EmitShape(SourceWriter w)
+    protected void EmitShape(SourceWriter w)
     {
         if (SharedDispatch) w.Line($"/// <summary>{Summary}</summary>");
         using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
@@ -692,8 +695,11 @@ internal abstract class WindowKernel : IKernelEmitter
                 : $"({Affine("oy", Op.Stride, ky - 1)}) * {Op.Input.Width}";
             w.Line($"int row{ky} = {rowStart};");
         }
-        w.Line($"int outRow = {(literal ? (int.Parse(oy) * Op.Output.Width).ToString() : $"oy * {Op.Output.Width}")};");
+        w.Line($"int outRow = {OutputRow(oy)};");
     }
+
+    /// <summary>Where output row <paramref name="oy"/> (a literal or <c>oy</c>) starts in its plane of the destination.</summary>
+    protected virtual string OutputRow(string oy) => oy != "oy" ? (int.Parse(oy) * Op.Output.Width).ToString() : $"oy * {Op.Output.Width}";
 
     /// <summary>Interior columns on Vector128: four columns per vector, the last four recomputed when the count is not a multiple.</summary>
     private void EmitInterior128(SourceWriter w, int rowMask, int start, int end, bool neon)
