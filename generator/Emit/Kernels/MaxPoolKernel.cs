@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 
@@ -23,6 +24,10 @@ internal sealed class MaxPoolKernel : WindowKernel
         if (generic < 0) throw new System.InvalidOperationException($"{variant.Method} is no shared body.");
         return variant.Method.Substring(0, generic) + "_Band" + variant.Method.Substring(generic);
     }
+
+    /// <summary>What a kernel calling the band methods alone needs of the shared definitions: all but the plane bodies.</summary>
+    internal IEnumerable<SharedDefinition> BandDefinitions =>
+        SharedDefinitions.Where(d => !VariantList.Any(v => v.Method.StartsWith(d.Name + "<", System.StringComparison.Ordinal)));
 
     /// <summary>The end of the output rows after row 0 whose three taps all exist (the shape's <c>RowsEnd</c>).</summary>
     internal int RowsEnd

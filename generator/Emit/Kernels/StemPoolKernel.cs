@@ -168,5 +168,5 @@ internal sealed class StemPoolKernel : IKernelEmitter
     }
 
     public IReadOnlyList<SharedDefinition> SharedDefinitions =>
-        _pool.SharedDefinitions.Prepend(new SharedDefinition(WidthInterface, EmitWidthInterface)).ToList();
+        _pool.BandDefinitions.Prepend(new SharedDefinition(WidthInterface, EmitWidthInterface)).ToList();
 }

@@ -252,6 +252,7 @@ internal abstract class WindowKernel : IKernelEmitter
             {
                 var body = interior;
                 shared.Add(new SharedDefinition(SharedBody(body), w => EmitSharedBody(w, body)));
+                shared.Add(new SharedDefinition(SharedBody(body) + "_Band", w => EmitSharedBand(w, body)));
             }
             if (SharedDispatch && interiors.Count > 1)
             {
@@ -349,7 +350,6 @@ internal abstract class WindowKernel : IKernelEmitter
     {
         string body = SharedBody(interior), band = body + "_Band";
         string constraint = $"where TShape : struct, {ShapeInterface}";
-        var width = interior switch { Interior.Vector512 => Wide, Interior.Vector256 => Mid, _ => Narrow };
         string interiorNote = interior switch
         {
             Interior.Vector512 => "sixteen interior columns per Vector512 (for planes with at least sixteen)",
@@ -370,9 +370,16 @@ internal abstract class WindowKernel : IKernelEmitter
             w.Line($"{band}<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false{BandArguments});");
         }
         w.Line();
+    }
 
+    /// <summary>The band method of a shared body: its own definition, since a kernel may call the bands without the body.</summary>
+    private void EmitSharedBand(SourceWriter w, Interior interior)
+    {
+        string body = SharedBody(interior), band = body + "_Band";
+        string constraint = $"where TShape : struct, {ShapeInterface}";
+        var width = interior switch { Interior.Vector512 => Wide, Interior.Vector256 => Mid, _ => Narrow };
         int s = Op.Stride;
-        w.Line($"/// <summary>Output rows [first, end) of one plane of <see cref=\"{body}\"/>; <paramref name=\"above\"/> and <paramref name=\"below\"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>");
+        w.Line($"/// <summary>Output rows [first, end) of one plane of <c>{body}</c>; <paramref name=\"above\"/> and <paramref name=\"below\"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>");
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {band}<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below{BandParameters}) {constraint}"))
         {
