@@ -28,7 +28,7 @@ internal static class EmittedNames
     };
 
     /// <summary>Type parameters of the generated generic methods: C# refuses one named like the class that declares it (CS0694).</summary>
-    public static bool IsTypeParameter(string name) => name == PointwiseKernelBase.ShapeParameter;
+    public static bool IsTypeParameter(string name) => name == PointwiseKernelBase.ShapeParameter || name == StemPoolKernel.WidthParameter;
 
     /// <summary>Whether the generated class may declare a member called <paramref name="name"/> (<c>Unit3</c>, <c>Pointwise_g3_…</c>, …).</summary>
     public static bool IsGeneratedMember(string name)

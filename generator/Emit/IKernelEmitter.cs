@@ -66,6 +66,7 @@ internal static class KernelEmitters
 {
     public static IKernelEmitter For(OpNode op, VectorWidths widths) => op switch
     {
+        WindowOp { Kind: WindowKind.Convolution, Pools: not null } stem => new StemPoolKernel(stem, widths),
         WindowOp { Kind: WindowKind.Convolution } conv => new StemConvolutionKernel(conv, widths),
         WindowOp { Kind: WindowKind.Depthwise, Packs: not null } packing => new DepthwisePackingKernel(packing, widths),
         WindowOp { Kind: WindowKind.Depthwise } depthwise => new DepthwiseKernel(depthwise, widths),

@@ -173,12 +173,27 @@ internal sealed class WindowOp : OpNode
     /// </summary>
     public SlotPacking? Packs { get; init; }
 
+    /// <summary>
+    /// The stem only: the max pool it computes in its own step, a band of its rows at a time (see
+    /// <see cref="StemPoolFusion"/>), so its own output lives only on its stack. Null: it stores its output.
+    /// </summary>
+    public WindowOp? Pools { get; init; }
+
+    /// <summary>
+    /// A max pool that <see cref="Pools"/> puts in the stem's step: it stays in the graph (and in <c>Description.Layers</c>,
+    /// which calibration's float pass follows), but is no step of its own.
+    /// </summary>
+    public string? PooledBy { get; init; }
+
+    public override bool Runs => PooledBy is null;
+
     public override IEnumerable<TensorNode> Writes
     {
         get
         {
             yield return Output;
             if (Packs is not null) yield return Packs.Slots;
+            if (Pools is not null) yield return Pools.Output;
         }
     }
 
@@ -190,6 +205,7 @@ internal sealed class WindowOp : OpNode
         new WindowOp(Name, Section, Kind, planned(Input), planned(Output), OutputPlanes, Channels, Stride, Relu, BatchNorm)
         {
             Step = Step, WeightOffset = weightOffset, InputPlanes = InputPlanes, Packs = Packs is null ? null : Packs with { Slots = planned(Packs.Slots) },
+            Pools = (WindowOp?)Pools?.Placed(planned, 0), PooledBy = PooledBy,
         };
 }
 

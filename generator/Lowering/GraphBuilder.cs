@@ -101,7 +101,9 @@ internal sealed class GraphBuilder
     /// <summary>The graph, with the family's summary of the network and what the precision adds to it.</summary>
     public NetworkGraph Build(string family, IReadOnlyList<string> summary)
     {
-        // A depthwise output packed on the stack (SlotFusion) is read by nothing but its quantize layer, which no longer runs.
+        StemPoolFusion.Fuse(_ops, _tensors);
+        // A depthwise output packed on the stack (SlotFusion) is read by nothing but its quantize layer, which no longer
+        // runs; a stem's computed on the stack (StemPoolFusion), by nothing but its max pool, which no longer runs either.
         foreach (var op in _ops)
             foreach (var read in op.Reads)
                 if (op.Runs && !read.InArena && read.Name != "input")

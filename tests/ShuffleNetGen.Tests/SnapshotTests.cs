@@ -87,6 +87,9 @@ public class SnapshotTests
         Assert.NotEmpty(kernels);
         // A kernel's code includes the shared methods it calls (tiles, bands of rows), and theirs.
         var byName = methods.GroupBy(m => m.Identifier.ValueText).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        // A struct passed as a type argument is code the generic method runs (the fused stem and pool's widths).
+        foreach (var type in root.DescendantNodes().OfType<StructDeclarationSyntax>())
+            byName.TryAdd(type.Identifier.ValueText, type.Members.OfType<MethodDeclarationSyntax>().ToList());
         var reached = Reached(kernels, byName);
         var uses = reached.SelectMany(k => k.DescendantNodes().OfType<MemberAccessExpressionSyntax>())
             .Where(a => Names(a, instruction)).ToList();
@@ -115,10 +118,18 @@ public class SnapshotTests
         return reached;
     }
 
-    /// <summary>Names of the methods <paramref name="node"/> calls without qualification (generic ones by their bare name).</summary>
+    /// <summary>
+    /// Names of the methods <paramref name="node"/> calls without qualification (generic ones by their bare name), and
+    /// of the types it passes generic ones as type arguments.
+    /// </summary>
     private static IEnumerable<string> CalledNames(SyntaxNode node) =>
         node.DescendantNodesAndSelf().OfType<InvocationExpressionSyntax>()
-            .Select(i => i.Expression is SimpleNameSyntax name ? name.Identifier.ValueText : null).OfType<string>();
+            .SelectMany(i => i.Expression switch
+            {
+                GenericNameSyntax generic => generic.TypeArgumentList.Arguments.Select(a => a.ToString()).Prepend(generic.Identifier.ValueText),
+                SimpleNameSyntax name => new[] { name.Identifier.ValueText },
+                _ => Enumerable.Empty<string>(),
+            });
 
     /// <summary>Whether <paramref name="expression"/> is <paramref name="name"/>, bare or qualified by its namespace.</summary>
     private static bool Names(ExpressionSyntax expression, string name) =>

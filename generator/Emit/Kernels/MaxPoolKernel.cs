@@ -1,3 +1,6 @@
+using System.Collections.Generic;
+using System.Linq;
+using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
 
 namespace ShuffleNetGen.Generator.Emit;
@@ -10,6 +13,38 @@ internal sealed class MaxPoolKernel : WindowKernel
     }
 
     public const string Prefix = "MaxPool3x3_";
+
+    /// <summary>The variants, in the order its dispatcher picks them (each a shared body over <see cref="ShapeType"/>).</summary>
+    internal IReadOnlyList<KernelVariant> VariantList => Variants;
+
+    /// <summary>The band method of a variant's shared body: output rows [first, end) of one plane.</summary>
+    internal static string BandOf(KernelVariant variant)
+    {
+        int generic = variant.Method.IndexOf('<');
+        if (generic < 0) throw new System.InvalidOperationException($"{variant.Method} is no shared body.");
+        return variant.Method.Substring(0, generic) + "_Band" + variant.Method.Substring(generic);
+    }
+
+    /// <summary>What a kernel calling the band methods alone needs of the shared definitions: all but the plane bodies.</summary>
+    internal IEnumerable<SharedDefinition> BandDefinitions =>
+        SharedDefinitions.Where(d => !VariantList.Any(v => v.Method.StartsWith(d.Name + "<", System.StringComparison.Ordinal)));
+
+    /// <summary>The end of the output rows after row 0 whose three taps all exist (the shape's <c>RowsEnd</c>).</summary>
+    internal int RowsEnd
+    {
+        get
+        {
+            int end = 1;
+            while (end < Op.Output.Height && RowMask(end) == 0b111) end++;
+            return end;
+        }
+    }
+
+    /// <summary>The shape struct the shared bodies specialize on.</summary>
+    internal string ShapeType => ShapeName;
+
+    /// <summary>Writes <see cref="ShapeType"/> alone, for a kernel that calls the bands without this one's dispatcher.</summary>
+    internal void EmitShapeType(SourceWriter w) => EmitShape(w);
 
     protected override string GeometryName => $"{Prefix}s{Op.Stride}_{Op.Channels}ch_{Shape}";
 

@@ -28,8 +28,9 @@ internal sealed class StemConvolutionKernel : WindowKernel
     // one per FMA (8 x 1) takes the stem from load-bound toward FMA-bound.
     private static readonly BlockWidth Block256 = new("Vector256", 8, "V256", 6, 2);
 
-    public StemConvolutionKernel(WindowOp op, VectorWidths widths) : base(op, widths)
+    public StemConvolutionKernel(WindowOp op, VectorWidths widths, int scratchRows = 0) : base(op, widths)
     {
+        ScratchRows = scratchRows;
         // Both widths block the same interiors (at least sixteen columns), so they leave the same edges to the
         // per-channel loop; on a narrower interior the stem is too small for blocking to matter.
         var blocks = new List<BlockWidth>();
@@ -42,7 +43,28 @@ internal sealed class StemConvolutionKernel : WindowKernel
     }
     public const string Prefix = "Conv3x3_";
 
-    protected override string GeometryName => $"{Prefix}s{Op.Stride}_{Op.PlanesPerOutput}to{Op.Channels}_{Shape}{(Op.Relu ? "_Relu" : "")}";
+    protected override string GeometryName => $"{Prefix}s{Op.Stride}_{Op.PlanesPerOutput}to{Op.Channels}_{Shape}{(Op.Relu ? "_Relu" : "")}{(ScratchRows > 0 ? "_ToBand" : "")}";
+
+    /// <summary>
+    /// Above 0 where the stem writes into a band of this many rows of every channel rather than its whole planes
+    /// (<see cref="StemPoolKernel"/>): its part's first row at the band's row 0. Its variants are then called by the
+    /// fused step's, without a dispatcher of their own.
+    /// </summary>
+    private int ScratchRows { get; }
+
+    /// <summary>Floats from one output channel to the next in the destination: a plane, or a band's rows of one.</summary>
+    private int OutputPlaneStride => ScratchRows > 0 ? ScratchRows * Op.Output.Width : OutPixels;
+
+    protected override string OutputRow(string oy) =>
+        ScratchRows == 0 ? base.OutputRow(oy) : oy == "0" ? $"-{WorkRange.Start} * {Op.Output.Width}" : $"({oy} - {WorkRange.Start}) * {Op.Output.Width}";
+
+    protected override bool OwnDispatcher => ScratchRows == 0;
+
+    /// <summary>The variants, in the order a dispatcher would pick them: what the fused step pairs with the pool's.</summary>
+    internal IReadOnlyList<KernelVariant> VariantList => Variants;
+
+    /// <summary>What the interiors' documentation refers to: the dispatcher, or the variant where there is none.</summary>
+    private string Described(BlockWidth block) => OwnDispatcher ? Name : $"{Name}_{block.Suffix}";
 
     protected override string Summary =>
         $"3x3 convolution, stride {Op.Stride}, {Op.PlanesPerOutput} to {Op.Channels} channels on {Shape}, batch norm folded{(Op.Relu ? ", ReLU" : "")}.";
@@ -85,7 +107,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
     {
         // Every output channel reads all input planes.
         w.Line("ref float plane = ref source;");
-        w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
+        w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutputPlaneStride});");
         w.Line($"ref float taps = ref Unsafe.Add(ref weights, c * {TapStride});");
         w.Line($"float bias = Unsafe.Add(ref taps, {Op.PlanesPerOutput * 9});");
         if (interior != Interior.None) w.Line("var biasV = Vector128.Create(bias);");
@@ -158,7 +180,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
             w.Line();
             foreach (int channels in BlockSizes(block))
             {
-                w.Line($"/// <summary>{block.Vector} interior columns of <see cref=\"{Name}\"/>, {channels} output channels by {block.Columns} columns at a time.</summary>");
+                w.Line($"/// <summary>{block.Vector} interior columns of <see cref=\"{Described(block)}\"/>, {channels} output channels by {block.Columns} columns at a time.</summary>");
                 w.Line(KernelSyntax.Optimized);
                 using (w.Open($"private static void {InteriorMethodName(block, channels)}(ref float source, ref float destination, ref float weights, {WorkRange.Parameters})"))
                     EmitBlock(w, block, channels);
@@ -197,7 +219,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// <summary>The interior columns of an output row for the block of <paramref name="channels"/> channels from <paramref name="c0"/>.</summary>
     private void EmitBlockColumns(SourceWriter w, BlockWidth block, int channels, int rowMask, string c0)
     {
-        w.Line($"ref float blockOutput = ref Unsafe.Add(ref destination, {c0} * {OutPixels});");
+        w.Line($"ref float blockOutput = ref Unsafe.Add(ref destination, {c0} * {OutputPlaneStride});");
         w.Line($"ref float blockTaps = ref Unsafe.Add(ref weights, {c0} * {TapStride});");
         int span = block.Columns;
         string Call(string ox, bool leftEdge)
@@ -297,7 +319,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
                 {
                     string sum = Op.Relu ? $"Simd.Relu({Acc(j, k)})" : Acc(j, k);
                     if (swizzled) sum = $"Simd.Unswizzle256({sum})";
-                    int offset = j * OutPixels + k * block.Lanes;
+                    int offset = j * OutputPlaneStride + k * block.Lanes;
                     w.Line(offset == 0 ? $"{sum}.StoreUnsafe(ref at);" : $"{sum}.StoreUnsafe(ref at, {offset});");
                 }
             }

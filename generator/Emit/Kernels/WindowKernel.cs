@@ -219,7 +219,7 @@ internal abstract class WindowKernel : IKernelEmitter
     {
         if (SharedBodies) EmitShape(w);
         if (SharedDispatch && Variants.Count != EdgeSplitVariants().Count()) throw new System.InvalidOperationException("A table kernel runs the shared bodies only.");
-        if (!SharedDispatch) KernelSyntax.EmitDispatcher(w, Summary, $"{Name}({Parameters})", Arguments, Variants);
+        if (!SharedDispatch && OwnDispatcher) KernelSyntax.EmitDispatcher(w, Summary, $"{Name}({Parameters})", Arguments, Variants);
         EmitOwnVariantMethods(w);
         if (!SharedBodies)
         {
@@ -232,6 +232,9 @@ internal abstract class WindowKernel : IKernelEmitter
             }
         }
     }
+
+    /// <summary>Whether the kernel writes its dispatcher (false: a kernel of another kind calls its variants).</summary>
+    protected virtual bool OwnDispatcher => true;
 
     /// <summary>This kind's own variant methods.</summary>
     protected virtual void EmitOwnVariantMethods(SourceWriter w)
@@ -249,6 +252,7 @@ internal abstract class WindowKernel : IKernelEmitter
             {
                 var body = interior;
                 shared.Add(new SharedDefinition(SharedBody(body), w => EmitSharedBody(w, body)));
+                shared.Add(new SharedDefinition(SharedBody(body) + "_Band", w => EmitSharedBand(w, body)));
             }
             if (SharedDispatch && interiors.Count > 1)
             {
@@ -290,7 +294,7 @@ internal abstract class WindowKernel : IKernelEmitter
         w.Line();
     }
 
-    private void EmitShape(SourceWriter w)
+    protected void EmitShape(SourceWriter w)
     {
         if (SharedDispatch) w.Line($"/// <summary>{Summary}</summary>");
         using (w.Open($"private readonly struct {ShapeName} : {ShapeInterface}"))
@@ -346,7 +350,6 @@ internal abstract class WindowKernel : IKernelEmitter
     {
         string body = SharedBody(interior), band = body + "_Band";
         string constraint = $"where TShape : struct, {ShapeInterface}";
-        var width = interior switch { Interior.Vector512 => Wide, Interior.Vector256 => Mid, _ => Narrow };
         string interiorNote = interior switch
         {
             Interior.Vector512 => "sixteen interior columns per Vector512 (for planes with at least sixteen)",
@@ -367,9 +370,16 @@ internal abstract class WindowKernel : IKernelEmitter
             w.Line($"{band}<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false{BandArguments});");
         }
         w.Line();
+    }
 
+    /// <summary>The band method of a shared body: its own definition, since a kernel may call the bands without the body.</summary>
+    private void EmitSharedBand(SourceWriter w, Interior interior)
+    {
+        string body = SharedBody(interior), band = body + "_Band";
+        string constraint = $"where TShape : struct, {ShapeInterface}";
+        var width = interior switch { Interior.Vector512 => Wide, Interior.Vector256 => Mid, _ => Narrow };
         int s = Op.Stride;
-        w.Line($"/// <summary>Output rows [first, end) of one plane of <see cref=\"{body}\"/>; <paramref name=\"above\"/> and <paramref name=\"below\"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>");
+        w.Line($"/// <summary>Output rows [first, end) of one plane of <c>{body}</c>; <paramref name=\"above\"/> and <paramref name=\"below\"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>");
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {band}<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below{BandParameters}) {constraint}"))
         {
@@ -692,8 +702,11 @@ internal abstract class WindowKernel : IKernelEmitter
                 : $"({Affine("oy", Op.Stride, ky - 1)}) * {Op.Input.Width}";
             w.Line($"int row{ky} = {rowStart};");
         }
-        w.Line($"int outRow = {(literal ? (int.Parse(oy) * Op.Output.Width).ToString() : $"oy * {Op.Output.Width}")};");
+        w.Line($"int outRow = {OutputRow(oy)};");
     }
+
+    /// <summary>Where output row <paramref name="oy"/> (a literal or <c>oy</c>) starts in its plane of the destination.</summary>
+    protected virtual string OutputRow(string oy) => oy != "oy" ? (int.Parse(oy) * Op.Output.Width).ToString() : $"oy * {Op.Output.Width}";
 
     /// <summary>Interior columns on Vector128: four columns per vector, the last four recomputed when the count is not a multiple.</summary>
     private void EmitInterior128(SourceWriter w, int rowMask, int start, int end, bool neon)

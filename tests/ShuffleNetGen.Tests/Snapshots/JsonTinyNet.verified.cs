@@ -17,11 +17,10 @@ namespace Acme.Vision;
 /// 706,848 multiply-adds, 241,918 parameters.
 /// </summary>
 /// <remarks>
-/// Memory plan (floats): arena 4608, no reuse 32760, live lower bound 4608.
+/// Memory plan (floats): arena 4608, no reuse 29688, live lower bound 4608.
 /// <code>
 /// tensor                     shape           offset     length   live steps
-/// stem                       12x16x16                0      3072   0-1
-/// maxpool                    12x8x8               3840       768   1-3
+/// maxpool                    12x8x8               3840       768   0-3
 /// units.0.out                120x4x4                 0      1920   2-8
 /// units.0.bottleneck         30x8x8               1920      1920   3-4
 /// units.0.depthwise          30x4x4               3840       480   4-5
@@ -72,6 +71,7 @@ namespace Acme.Vision;
 /// units.15.out               480x1x1               480       480   52-53
 /// globalpool                 480x1x1                 0       480   53-54
 /// </code>
+/// maxpool runs in conv1's step: stem is in no arena, 17 of its rows at a time are on that step's stack (13,056 bytes per thread).
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]
@@ -94,7 +94,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 944064;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 32760;
+    public const long NaiveActivationLength = 29688;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
     public const int LiveLowerBound = 4608;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
@@ -104,7 +104,6 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     private const int PackedWeightLength = 236016;
 
     // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
-    private const int Arena_stem = 0;
     private const int Arena_maxpool = 3840;
     private const int Arena_units_0_out = 0;
     private const int Arena_units_0_bottleneck = 1920;
@@ -495,8 +494,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         ParameterCount, MultiplyAdds, ArenaLength, NaiveActivationLength, LiveLowerBound,
         new global::ShuffleNetGen.ArenaSlot[]
         {
-            new("stem", 0, 3072, 0, 1),
-            new("maxpool", 3840, 768, 1, 3),
+            new("maxpool", 3840, 768, 0, 3),
             new("units.0.out", 0, 1920, 2, 8),
             new("units.0.bottleneck", 1920, 1920, 3, 4),
             new("units.0.depthwise", 3840, 480, 4, 5),
@@ -612,8 +610,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_1to12_32x32_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_12ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("Conv3x3_s2_1to12_32x32_Relu_MaxPool", AdvSimd.Arm64.IsSupported ? "stem Vector128, AdvSimd uzp1/uzp2, fmla by element; max pool Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_12ch_8x8_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
         new("Pointwise_g1_12to30_64px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_12to30_64px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_12to30_64px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_30ch_8x8", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
@@ -684,8 +681,8 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 16, 12, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 120, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 28, 7, 18, 24, 5, 18, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 5, 39, 2, 10, 20, 2, 20, 20, 2, 20, 20, 2, 20, 1, 5 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 120, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 28, 18, 24, 5, 18, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 5, 39, 2, 10, 20, 2, 20, 20, 2, 20, 20, 2, 20, 1, 5 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -698,400 +695,77 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         switch (op)
         {
             // Stem
-            case 0: Conv3x3_s2_1to12_32x32_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
-            case 1: MaxPool3x3_s2_12ch_16x16(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
+            case 0: Conv3x3_s2_1to12_32x32_Relu_MaxPool(ref image, ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
             // Unit0
-            case 2: AvgPool3x3_s2_12ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
-            case 3: Pointwise_g1_12to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
-            case 4: Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
-            case 5: Pointwise_g3_30to108_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 12 * 16), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
+            case 1: AvgPool3x3_s2_12ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 2: Pointwise_g1_12to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
+            case 3: Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
+            case 4: Pointwise_g3_30to108_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 12 * 16), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
             // Unit1
-            case 6: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
-            case 7: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
-            case 8: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 5: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
+            case 6: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
+            case 7: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
             // Unit2
-            case 9: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
-            case 10: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
-            case 11: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
+            case 8: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
+            case 9: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
+            case 10: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
             // Unit3
-            case 12: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
-            case 13: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
-            case 14: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
+            case 11: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
+            case 12: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
+            case 13: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
             // Unit4
-            case 15: AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
-            case 16: Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
-            case 17: Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
-            case 18: Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
+            case 14: AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 15: Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
+            case 16: Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
+            case 17: Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
             // Unit5
-            case 19: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
-            case 20: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
-            case 21: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 18: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
+            case 19: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
+            case 20: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
             // Unit6
-            case 22: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
-            case 23: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
-            case 24: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
+            case 21: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
+            case 22: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
+            case 23: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
             // Unit7
-            case 25: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
-            case 26: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
-            case 27: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
+            case 24: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
+            case 25: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
+            case 26: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
             // Unit8
-            case 28: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
-            case 29: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
-            case 30: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
+            case 27: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
+            case 28: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
+            case 29: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
             // Unit9
-            case 31: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
-            case 32: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
-            case 33: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
+            case 30: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
+            case 31: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
+            case 32: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
             // Unit10
-            case 34: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
-            case 35: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
-            case 36: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
+            case 33: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
+            case 34: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
+            case 35: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
             // Unit11
-            case 37: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
-            case 38: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
-            case 39: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
+            case 36: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
+            case 37: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
+            case 38: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
             // Unit12
-            case 40: AvgPool3x3_s2_240ch_2x2_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
-            case 41: Pointwise_g3_240to120_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
-            case 42: Depthwise3x3_s2_120ch_2x2(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
-            case 43: Pointwise_g3_120to240_1px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 240 * 1), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
+            case 39: AvgPool3x3_s2_240ch_2x2_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 40: Pointwise_g3_240to120_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
+            case 41: Depthwise3x3_s2_120ch_2x2(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
+            case 42: Pointwise_g3_120to240_1px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 240 * 1), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
             // Unit13
-            case 44: Pointwise_g3_480to120_1px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
-            case 45: Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
-            case 46: Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 43: Pointwise_g3_480to120_1px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
+            case 44: Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
+            case 45: Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
             // Unit14
-            case 47: Pointwise_g3_480to120_1px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
-            case 48: Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
-            case 49: Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
+            case 46: Pointwise_g3_480to120_1px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
+            case 47: Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
+            case 48: Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
             // Unit15
-            case 50: Pointwise_g3_480to120_1px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
-            case 51: Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
-            case 52: Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
+            case 49: Pointwise_g3_480to120_1px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
+            case 50: Depthwise3x3_s1_120ch_1x1(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
+            case 51: Pointwise_g3_120to480_1px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
-            case 53: GlobalAvgPool_480ch_1px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
-            case 54: Linear_480to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
-        }
-    }
-
-    /// <summary>3x3 convolution, stride 2, 1 to 12 channels on 32x32, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_1to12_32x32_Relu(ref float source, ref float destination, ref float weights, Part part)
-    {
-        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_1to12_32x32_Relu_AdvSimd(ref source, ref destination, ref weights, part);
-        else Conv3x3_s2_1to12_32x32_Relu_V128(ref source, ref destination, ref weights, part);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_1to12_32x32_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
-    {
-        for (int c = 0; c < 12; c++)
-        {
-            ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 256);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            if (part.Start <= 0 && 0 < part.Stop)
-            {
-                int row1 = 0;
-                int row2 = 32;
-                int outRow = 0;
-                {
-                    float acc = bias;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 12; ox += 4)
-                {
-                    var acc = biasV;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    var acc = biasV;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                }
-            }
-            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
-            {
-                int row0 = (oy * 2 - 1) * 32;
-                int row1 = (oy * 2) * 32;
-                int row2 = (oy * 2 + 1) * 32;
-                int outRow = oy * 16;
-                {
-                    float acc = bias;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 12; ox += 4)
-                {
-                    var acc = biasV;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    var acc = biasV;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 24);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                }
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_1to12_32x32_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
-    {
-        for (int c = 0; c < 12; c++)
-        {
-            ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 256);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            float bias = Unsafe.Add(ref taps, 9);
-            var biasV = Vector128.Create(bias);
-            if (part.Start <= 0 && 0 < part.Stop)
-            {
-                int row1 = 0;
-                int row2 = 32;
-                int outRow = 0;
-                {
-                    float acc = bias;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 12; ox += 4)
-                {
-                    var acc = biasV;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    var acc = biasV;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                }
-            }
-            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
-            {
-                int row0 = (oy * 2 - 1) * 32;
-                int row1 = (oy * 2) * 32;
-                int row2 = (oy * 2 + 1) * 32;
-                int outRow = oy * 16;
-                {
-                    float acc = bias;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 12; ox += 4)
-                {
-                    var acc = biasV;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    var acc = biasV;
-                    {
-                        const int ci = 0;
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                }
-            }
+            case 52: GlobalAvgPool_480ch_1px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
+            case 53: Linear_480to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -1107,12 +781,368 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         public static bool Relu => false;
     }
 
-    /// <summary>3x3 max pool, stride 2, 12 channels on 16x16; padded cells never win.</summary>
+    /// <summary>3x3 convolution, stride 2, 1 to 12 channels on 32x32, batch norm folded, ReLU, then the 3x3 max pool, stride 2: 8 pool row(s) at a time, the stem's output on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_12ch_16x16(ref float source, ref float destination, Part part)
+    private static void Conv3x3_s2_1to12_32x32_Relu_MaxPool(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_12ch_16x16_Shape>(ref source, ref destination, part);
-        else MaxPool3x3_s2_V128<MaxPool3x3_s2_12ch_16x16_Shape>(ref source, ref destination, part);
+        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_1to12_32x32_Relu_MaxPool_Bands<Conv3x3_s2_1to12_32x32_Relu_MaxPool_AdvSimd>(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_1to12_32x32_Relu_MaxPool_Bands<Conv3x3_s2_1to12_32x32_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
+    }
+
+    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_1to12_32x32_Relu_MaxPool"/>, 8 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_1to12_32x32_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
+    {
+        Span<float> band = stackalloc float[3264];
+        ref float scratch = ref MemoryMarshal.GetReference(band);
+        for (int first = part.Start; first < part.Stop; first += 8)
+        {
+            int end = Math.Min(first + 8, part.Stop);
+            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > part.Start)
+            {
+                for (int c = 0; c < 12; c++)
+                {
+                    band.Slice(c * 272 + 256, 16).CopyTo(band.Slice(c * 272, 16));
+                }
+            }
+            TWidth.Stem(ref source, ref Unsafe.Add(ref scratch, (from - 2 * first + 1) * 16), ref weights, new(from, Math.Min(2 * end, 16)));
+            for (int c = 0; c < 12; c++)
+            {
+                ref float plane = ref Unsafe.Add(ref scratch, c * 272 + 16);
+                ref float output = ref Unsafe.Add(ref destination, c * 64 + first * 8);
+                TWidth.Pool(ref plane, ref output, 0, Math.Min(end, 1) - first, false, true);
+                TWidth.Pool(ref plane, ref output, Math.Max(first, 1) - first, Math.Min(end, 8) - first, true, true);
+            }
+        }
+    }
+
+    private readonly struct Conv3x3_s2_1to12_32x32_Relu_MaxPool_AdvSimd : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_1to12_32x32_Relu_ToBand_AdvSimd(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_AdvSimd_Band<MaxPool3x3_s2_12ch_16x16_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_1to12_32x32_Relu_MaxPool_V128 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_1to12_32x32_Relu_ToBand_V128(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V128_Band<MaxPool3x3_s2_12ch_16x16_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_1to12_32x32_Relu_ToBand_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int c = 0; c < 12; c++)
+        {
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 272);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            float bias = Unsafe.Add(ref taps, 9);
+            var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
+            {
+                int row1 = 0;
+                int row2 = 32;
+                int outRow = -part.Start * 16;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 12; ox += 4)
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                }
+            }
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
+            {
+                int row0 = (oy * 2 - 1) * 32;
+                int row1 = (oy * 2) * 32;
+                int row2 = (oy * 2 + 1) * 32;
+                int outRow = (oy - part.Start) * 16;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 12; ox += 4)
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 24);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_1to12_32x32_Relu_ToBand_V128(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int c = 0; c < 12; c++)
+        {
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 272);
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            float bias = Unsafe.Add(ref taps, 9);
+            var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
+            {
+                int row1 = 0;
+                int row2 = 32;
+                int outRow = -part.Start * 16;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 12; ox += 4)
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                }
+            }
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
+            {
+                int row0 = (oy * 2 - 1) * 32;
+                int row1 = (oy * 2) * 32;
+                int row2 = (oy * 2 + 1) * 32;
+                int outRow = (oy - part.Start) * 16;
+                {
+                    float acc = bias;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 12; ox += 4)
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    {
+                        const int ci = 0;
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                }
+            }
+        }
     }
 
     private readonly struct AvgPool3x3_s2_12ch_8x8_Relu_Shape : Window3x3_Shape
@@ -2166,6 +2196,12 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         }
     }
 
+    private interface Conv3x3_MaxPoolWidth
+    {
+        static abstract void Stem(ref float source, ref float band, ref float weights, Part part);
+        static abstract void Pool(ref float plane, ref float output, int first, int end, bool above, bool below);
+    }
+
     /// <summary>
     /// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the
     /// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at
@@ -2221,21 +2257,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -2277,21 +2299,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -2382,7 +2390,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3270,7 +3278,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -3457,7 +3465,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {

@@ -17,11 +17,10 @@ namespace Snapshots;
 /// 137,460,672 multiply-adds, 1,865,728 parameters.
 /// </summary>
 /// <remarks>
-/// Memory plan (floats): arena 451584, no reuse 3164400, live lower bound 451584.
+/// Memory plan (floats): arena 451584, no reuse 2863344, live lower bound 451584.
 /// <code>
 /// tensor                     shape           offset     length   live steps
-/// stem                       24x112x112              0    301056   0-1
-/// maxpool                    24x56x56           376320     75264   1-3
+/// maxpool                    24x56x56           376320     75264   0-3
 /// units.0.out                240x28x28               0    188160   2-8
 /// units.0.bottleneck         60x56x56           188160    188160   3-4
 /// units.0.depthwise          60x28x28           376320     47040   4-5
@@ -72,6 +71,7 @@ namespace Snapshots;
 /// units.15.out               960x7x7             47040     47040   52-53
 /// globalpool                 960x1x1                 0       960   53-54
 /// </code>
+/// maxpool runs in conv1's step: stem is in no arena, 5 of its rows at a time are on that step's stack (53,760 bytes per thread).
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]
@@ -94,7 +94,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 7414464;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 3164400;
+    public const long NaiveActivationLength = 2863344;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
     public const int LiveLowerBound = 451584;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
@@ -104,7 +104,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     private const int PackedWeightLength = 1853616;
 
     // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
-    private const int Arena_stem = 0;
     private const int Arena_maxpool = 376320;
     private const int Arena_units_0_out = 0;
     private const int Arena_units_0_bottleneck = 188160;
@@ -495,8 +494,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         ParameterCount, MultiplyAdds, ArenaLength, NaiveActivationLength, LiveLowerBound,
         new global::ShuffleNetGen.ArenaSlot[]
         {
-            new("stem", 0, 301056, 0, 1),
-            new("maxpool", 376320, 75264, 1, 3),
+            new("maxpool", 376320, 75264, 0, 3),
             new("units.0.out", 0, 188160, 2, 8),
             new("units.0.bottleneck", 188160, 188160, 3, 4),
             new("units.0.depthwise", 376320, 47040, 4, 5),
@@ -612,8 +610,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_3to24_224x224_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_24ch_112x112", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("Conv3x3_s2_3to24_224x224_Relu_MaxPool", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "stem Vector128, AdvSimd uzp1/uzp2, fmla by element; max pool Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_24ch_56x56_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g1_24to60_3136px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to60_3136px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_60ch_56x56", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
@@ -684,8 +681,8 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 112, 24, 24, 8, 60, 54, 18, 60, 30, 18, 60, 30, 18, 60, 30, 240, 30, 120, 30, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 240, 250 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 48, 960 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 56, 24, 8, 60, 54, 18, 60, 30, 18, 60, 30, 18, 60, 30, 240, 30, 120, 30, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 240, 250 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 48, 960 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -698,114 +695,181 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         switch (op)
         {
             // Stem
-            case 0: Conv3x3_s2_3to24_224x224_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
-            case 1: MaxPool3x3_s2_24ch_112x112(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
+            case 0: Conv3x3_s2_3to24_224x224_Relu_MaxPool(ref image, ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
             // Unit0
-            case 2: AvgPool3x3_s2_24ch_56x56_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
-            case 3: Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
-            case 4: Depthwise3x3_s2_60ch_56x56(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
-            case 5: Pointwise_g3_60to216_784px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 24 * 784), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
+            case 1: AvgPool3x3_s2_24ch_56x56_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 2: Pointwise_g1_24to60_3136px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
+            case 3: Depthwise3x3_s2_60ch_56x56(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
+            case 4: Pointwise_g3_60to216_784px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 24 * 784), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
             // Unit1
-            case 6: Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
-            case 7: Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
-            case 8: Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 5: Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
+            case 6: Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
+            case 7: Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
             // Unit2
-            case 9: Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
-            case 10: Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
-            case 11: Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
+            case 8: Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
+            case 9: Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
+            case 10: Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
             // Unit3
-            case 12: Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
-            case 13: Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
-            case 14: Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
+            case 11: Pointwise_g3_240to60_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
+            case 12: Depthwise3x3_s1_60ch_28x28(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
+            case 13: Pointwise_g3_60to240_784px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
             // Unit4
-            case 15: AvgPool3x3_s2_240ch_28x28_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
-            case 16: Pointwise_g3_240to120_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
-            case 17: Depthwise3x3_s2_120ch_28x28(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
-            case 18: Pointwise_g3_120to240_196px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 240 * 196), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
+            case 14: AvgPool3x3_s2_240ch_28x28_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 15: Pointwise_g3_240to120_784px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
+            case 16: Depthwise3x3_s2_120ch_28x28(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
+            case 17: Pointwise_g3_120to240_196px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 240 * 196), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
             // Unit5
-            case 19: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
-            case 20: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
-            case 21: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 18: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
+            case 19: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
+            case 20: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
             // Unit6
-            case 22: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
-            case 23: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
-            case 24: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
+            case 21: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
+            case 22: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
+            case 23: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
             // Unit7
-            case 25: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
-            case 26: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
-            case 27: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
+            case 24: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
+            case 25: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
+            case 26: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
             // Unit8
-            case 28: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
-            case 29: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
-            case 30: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
+            case 27: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
+            case 28: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
+            case 29: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
             // Unit9
-            case 31: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
-            case 32: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
-            case 33: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
+            case 30: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
+            case 31: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
+            case 32: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
             // Unit10
-            case 34: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
-            case 35: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
-            case 36: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
+            case 33: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
+            case 34: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
+            case 35: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
             // Unit11
-            case 37: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
-            case 38: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
-            case 39: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
+            case 36: Pointwise_g3_480to120_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
+            case 37: Depthwise3x3_s1_120ch_14x14(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
+            case 38: Pointwise_g3_120to480_196px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
             // Unit12
-            case 40: AvgPool3x3_s2_480ch_14x14_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
-            case 41: Pointwise_g3_480to240_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
-            case 42: Depthwise3x3_s2_240ch_14x14(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
-            case 43: Pointwise_g3_240to480_49px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 480 * 49), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
+            case 39: AvgPool3x3_s2_480ch_14x14_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 40: Pointwise_g3_480to240_196px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
+            case 41: Depthwise3x3_s2_240ch_14x14(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
+            case 42: Pointwise_g3_240to480_49px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 480 * 49), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
             // Unit13
-            case 44: Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
-            case 45: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
-            case 46: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 43: Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
+            case 44: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
+            case 45: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
             // Unit14
-            case 47: Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
-            case 48: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
-            case 49: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
+            case 46: Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
+            case 47: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
+            case 48: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
             // Unit15
-            case 50: Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
-            case 51: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
-            case 52: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
+            case 49: Pointwise_g3_960to240_49px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
+            case 50: Depthwise3x3_s1_240ch_7x7(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
+            case 51: Pointwise_g3_240to960_49px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
-            case 53: GlobalAvgPool_960ch_49px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
-            case 54: Linear_960to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
+            case 52: GlobalAvgPool_960ch_49px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
+            case 53: Linear_960to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
-    /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU.</summary>
+    private readonly struct MaxPool3x3_s2_24ch_112x112_Shape : Window3x3_Shape
+    {
+        public static int Channels => 24;
+        public static int InHeight => 112;
+        public static int InWidth => 112;
+        public static int OutHeight => 56;
+        public static int OutWidth => 56;
+        public static int RowsEnd => 56;
+        public static int ColumnsEnd => 56;
+        public static bool Relu => false;
+    }
+
+    /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU, then the 3x3 max pool, stride 2: 2 pool row(s) at a time, the stem's output on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_MaxPool(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V256(ref source, ref destination, ref weights, part);
-        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights, part);
-        else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights, part);
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_V512>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_V256>(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_AdvSimd>(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
+    }
+
+    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_3to24_224x224_Relu_MaxPool"/>, 2 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
+    {
+        Span<float> band = stackalloc float[13440];
+        ref float scratch = ref MemoryMarshal.GetReference(band);
+        for (int first = part.Start; first < part.Stop; first += 2)
+        {
+            int end = Math.Min(first + 2, part.Stop);
+            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > part.Start)
+            {
+                for (int c = 0; c < 24; c++)
+                {
+                    band.Slice(c * 560 + 448, 112).CopyTo(band.Slice(c * 560, 112));
+                }
+            }
+            TWidth.Stem(ref source, ref Unsafe.Add(ref scratch, (from - 2 * first + 1) * 112), ref weights, new(from, Math.Min(2 * end, 112)));
+            for (int c = 0; c < 24; c++)
+            {
+                ref float plane = ref Unsafe.Add(ref scratch, c * 560 + 112);
+                ref float output = ref Unsafe.Add(ref destination, c * 3136 + first * 56);
+                TWidth.Pool(ref plane, ref output, 0, Math.Min(end, 1) - first, false, true);
+                TWidth.Pool(ref plane, ref output, Math.Max(first, 1) - first, Math.Min(end, 56) - first, true, true);
+            }
+        }
+    }
+
+    private readonly struct Conv3x3_s2_3to24_224x224_Relu_MaxPool_V512 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to24_224x224_Relu_ToBand_V512(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V512_Band<MaxPool3x3_s2_24ch_112x112_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to24_224x224_Relu_MaxPool_V256 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to24_224x224_Relu_ToBand_V256(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V256_Band<MaxPool3x3_s2_24ch_112x112_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to24_224x224_Relu_MaxPool_AdvSimd : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to24_224x224_Relu_ToBand_AdvSimd(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_AdvSimd_Band<MaxPool3x3_s2_24ch_112x112_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to24_224x224_Relu_MaxPool_V128 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to24_224x224_Relu_ToBand_V128(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V128_Band<MaxPool3x3_s2_24ch_112x112_Shape>(ref plane, ref output, first, end, above, below);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref destination, ref weights, part);
+        Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior8ch_V512(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector512 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>, 8 output channels by 16 columns at a time.</summary>
+    /// <summary>Vector512 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_V512"/>, 8 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior8ch_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
-            int outRow = 0;
+            int outRow = -part.Start * 112;
             for (int c0 = 0; c0 < 24; c0 += 8)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
                 for (int ox = 16; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
                 }
             }
         }
@@ -814,23 +878,23 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             int row0 = (oy * 2 - 1) * 224;
             int row1 = (oy * 2) * 224;
             int row2 = (oy * 2 + 1) * 224;
-            int outRow = oy * 112;
+            int outRow = (oy - part.Start) * 112;
             for (int c0 = 0; c0 < 24; c0 += 8)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
                 for (int ox = 16; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
                 }
             }
         }
     }
 
-    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
         var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
         var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
@@ -879,38 +943,38 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
         ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
         Simd.Relu(acc0).StoreUnsafe(ref at);
-        Simd.Relu(acc1).StoreUnsafe(ref at, 12544);
-        Simd.Relu(acc2).StoreUnsafe(ref at, 25088);
-        Simd.Relu(acc3).StoreUnsafe(ref at, 37632);
-        Simd.Relu(acc4).StoreUnsafe(ref at, 50176);
-        Simd.Relu(acc5).StoreUnsafe(ref at, 62720);
-        Simd.Relu(acc6).StoreUnsafe(ref at, 75264);
-        Simd.Relu(acc7).StoreUnsafe(ref at, 87808);
+        Simd.Relu(acc1).StoreUnsafe(ref at, 560);
+        Simd.Relu(acc2).StoreUnsafe(ref at, 1120);
+        Simd.Relu(acc3).StoreUnsafe(ref at, 1680);
+        Simd.Relu(acc4).StoreUnsafe(ref at, 2240);
+        Simd.Relu(acc5).StoreUnsafe(ref at, 2800);
+        Simd.Relu(acc6).StoreUnsafe(ref at, 3360);
+        Simd.Relu(acc7).StoreUnsafe(ref at, 3920);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        Conv3x3_s2_3to24_224x224_Relu_Interior6ch_V256(ref source, ref destination, ref weights, part);
+        Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>, 6 output channels by 16 columns at a time.</summary>
+    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_V256"/>, 6 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
-            int outRow = 0;
+            int outRow = -part.Start * 112;
             for (int c0 = 0; c0 < 24; c0 += 6)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
                 for (int ox = 16; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
                 }
             }
         }
@@ -919,23 +983,23 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             int row0 = (oy * 2 - 1) * 224;
             int row1 = (oy * 2) * 224;
             int row2 = (oy * 2 + 1) * 224;
-            int outRow = oy * 112;
+            int outRow = (oy - part.Start) * 112;
             for (int c0 = 0; c0 < 24; c0 += 6)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
                 for (int ox = 16; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
                 }
             }
         }
     }
 
-    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
         var acc0_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
         var acc0_1 = acc0_0;
@@ -988,25 +1052,25 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
         Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref at);
         Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref at, 8);
-        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 12544);
-        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 12552);
-        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 25088);
-        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 25096);
-        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 37632);
-        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 37640);
-        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 50176);
-        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 50184);
-        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 62720);
-        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 62728);
+        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 560);
+        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 568);
+        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 1120);
+        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 1128);
+        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 1680);
+        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 1688);
+        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 2240);
+        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 2248);
+        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 2800);
+        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 2808);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int c = 0; c < 24; c++)
         {
             ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 12544);
+            ref float output = ref Unsafe.Add(ref destination, c * 560);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
@@ -1014,7 +1078,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             {
                 int row1 = 0;
                 int row2 = 224;
-                int outRow = 0;
+                int outRow = -part.Start * 112;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1088,7 +1152,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row0 = (oy * 2 - 1) * 224;
                 int row1 = (oy * 2) * 224;
                 int row2 = (oy * 2 + 1) * 224;
-                int outRow = oy * 112;
+                int outRow = (oy - part.Start) * 112;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1177,12 +1241,12 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_V128(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int c = 0; c < 24; c++)
         {
             ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 12544);
+            ref float output = ref Unsafe.Add(ref destination, c * 560);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
@@ -1190,7 +1254,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             {
                 int row1 = 0;
                 int row2 = 224;
-                int outRow = 0;
+                int outRow = -part.Start * 112;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1248,7 +1312,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 int row0 = (oy * 2 - 1) * 224;
                 int row1 = (oy * 2) * 224;
                 int row2 = (oy * 2 + 1) * 224;
-                int outRow = oy * 112;
+                int outRow = (oy - part.Start) * 112;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1312,28 +1376,6 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 }
             }
         }
-    }
-
-    private readonly struct MaxPool3x3_s2_24ch_112x112_Shape : Window3x3_Shape
-    {
-        public static int Channels => 24;
-        public static int InHeight => 112;
-        public static int InWidth => 112;
-        public static int OutHeight => 56;
-        public static int OutWidth => 56;
-        public static int RowsEnd => 56;
-        public static int ColumnsEnd => 56;
-        public static bool Relu => false;
-    }
-
-    /// <summary>3x3 max pool, stride 2, 24 channels on 112x112; padded cells never win.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination, Part part)
-    {
-        if (Vector512.IsHardwareAccelerated) MaxPool3x3_s2_V512<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
-        else if (Vector256.IsHardwareAccelerated) MaxPool3x3_s2_V256<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
-        else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
-        else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct AvgPool3x3_s2_24ch_56x56_Relu_Shape : Window3x3_Shape
@@ -3455,6 +3497,12 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
+    private interface Conv3x3_MaxPoolWidth
+    {
+        static abstract void Stem(ref float source, ref float band, ref float weights, Part part);
+        static abstract void Pool(ref float plane, ref float output, int first, int end, bool above, bool below);
+    }
+
     /// <summary>
     /// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the
     /// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at
@@ -3510,21 +3558,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V512<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V512</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3563,21 +3597,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V256<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3611,21 +3631,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3667,21 +3673,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3772,7 +3764,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_V512</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3826,7 +3818,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3881,7 +3873,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3938,7 +3930,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -4746,7 +4738,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V512</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4810,7 +4802,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4875,7 +4867,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4948,7 +4940,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -5103,7 +5095,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V512</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -5167,7 +5159,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -5231,7 +5223,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {

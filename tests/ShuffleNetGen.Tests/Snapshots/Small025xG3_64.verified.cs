@@ -17,11 +17,10 @@ namespace Snapshots;
 /// 881,568 multiply-adds, 67,312 parameters.
 /// </summary>
 /// <remarks>
-/// Memory plan (floats): arena 9216, no reuse 64800, live lower bound 9216.
+/// Memory plan (floats): arena 9216, no reuse 58656, live lower bound 9216.
 /// <code>
 /// tensor                     shape           offset     length   live steps
-/// stem                       6x32x32                 0      6144   0-1
-/// maxpool                    6x16x16              7680      1536   1-3
+/// maxpool                    6x16x16              7680      1536   0-3
 /// units.0.out                60x8x8                  0      3840   2-8
 /// units.0.bottleneck         15x16x16             3840      3840   3-4
 /// units.0.depthwise          15x8x8               7680       960   4-5
@@ -72,6 +71,7 @@ namespace Snapshots;
 /// units.15.out               240x2x2               960       960   52-53
 /// globalpool                 240x1x1                 0       240   53-54
 /// </code>
+/// maxpool runs in conv1's step: stem is in no arena, 33 of its rows at a time are on that step's stack (25,344 bytes per thread).
 /// An instance owns its arena: use one instance per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("ShuffleNetGen", "0.1.0")]
@@ -94,7 +94,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 258176;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 64800;
+    public const long NaiveActivationLength = 58656;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
     public const int LiveLowerBound = 9216;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
@@ -104,7 +104,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     private const int PackedWeightLength = 64544;
 
     // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
-    private const int Arena_stem = 0;
     private const int Arena_maxpool = 7680;
     private const int Arena_units_0_out = 0;
     private const int Arena_units_0_bottleneck = 3840;
@@ -495,8 +494,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         ParameterCount, MultiplyAdds, ArenaLength, NaiveActivationLength, LiveLowerBound,
         new global::ShuffleNetGen.ArenaSlot[]
         {
-            new("stem", 0, 6144, 0, 1),
-            new("maxpool", 7680, 1536, 1, 3),
+            new("maxpool", 7680, 1536, 0, 3),
             new("units.0.out", 0, 3840, 2, 8),
             new("units.0.bottleneck", 3840, 3840, 3, 4),
             new("units.0.depthwise", 7680, 960, 4, 5),
@@ -612,8 +610,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_3to6_64x64_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_6ch_32x32", Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("Conv3x3_s2_3to6_64x64_Relu_MaxPool", Vector512.IsHardwareAccelerated ? "stem Vector512; max pool Vector256" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "stem Vector128, AdvSimd uzp1/uzp2, fmla by element; max pool Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g1_6to15_256px_Shuffle3_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_6to15_256px_Shuffle3_Relu_V128"),
         new("Depthwise3x3_s2_15ch_16x16", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
@@ -684,8 +681,8 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 32, 6, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 60, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 14, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 1, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 16, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 60, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -698,112 +695,179 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         switch (op)
         {
             // Stem
-            case 0: Conv3x3_s2_3to6_64x64_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
-            case 1: MaxPool3x3_s2_6ch_32x32(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
+            case 0: Conv3x3_s2_3to6_64x64_Relu_MaxPool(ref image, ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref weights, Weights_conv1), part); return;
             // Unit0
-            case 2: AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
-            case 3: Pointwise_g1_6to15_256px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
-            case 4: Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
-            case 5: Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
+            case 1: AvgPool3x3_s2_6ch_16x16_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 2: Pointwise_g1_6to15_256px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref weights, Weights_units_0_conv1), part); return;
+            case 3: Depthwise3x3_s2_15ch_16x16(ref Unsafe.Add(ref arena, Arena_units_0_bottleneck), ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref weights, Weights_units_0_dw), part); return;
+            case 4: Pointwise_g3_15to54_64px_Relu(ref Unsafe.Add(ref arena, Arena_units_0_depthwise), ref Unsafe.Add(ref arena, Arena_units_0_out + 6 * 64), ref Unsafe.Add(ref weights, Weights_units_0_conv3), part); return;
             // Unit1
-            case 6: Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
-            case 7: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
-            case 8: Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
+            case 5: Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_0_out), ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref weights, Weights_units_1_conv1), part); return;
+            case 6: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_1_bottleneck), ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref weights, Weights_units_1_dw), part); return;
+            case 7: Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_1_depthwise), ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref weights, Weights_units_1_conv3), ref Unsafe.Add(ref arena, Arena_units_0_out), part); return;
             // Unit2
-            case 9: Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
-            case 10: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
-            case 11: Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
+            case 8: Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_1_out), ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref weights, Weights_units_2_conv1), part); return;
+            case 9: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_2_bottleneck), ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref weights, Weights_units_2_dw), part); return;
+            case 10: Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_2_depthwise), ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref weights, Weights_units_2_conv3), ref Unsafe.Add(ref arena, Arena_units_1_out), part); return;
             // Unit3
-            case 12: Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
-            case 13: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
-            case 14: Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
+            case 11: Pointwise_g3_60to15_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_2_out), ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref weights, Weights_units_3_conv1), part); return;
+            case 12: Depthwise3x3_s1_15ch_8x8(ref Unsafe.Add(ref arena, Arena_units_3_bottleneck), ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref weights, Weights_units_3_dw), part); return;
+            case 13: Pointwise_g3_15to60_64px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_3_depthwise), ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref weights, Weights_units_3_conv3), ref Unsafe.Add(ref arena, Arena_units_2_out), part); return;
             // Unit4
-            case 15: AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
-            case 16: Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
-            case 17: Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
-            case 18: Pointwise_g3_30to60_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
+            case 14: AvgPool3x3_s2_60ch_8x8_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 15: Pointwise_g3_60to30_64px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_3_out), ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref weights, Weights_units_4_conv1), part); return;
+            case 16: Depthwise3x3_s2_30ch_8x8(ref Unsafe.Add(ref arena, Arena_units_4_bottleneck), ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref weights, Weights_units_4_dw), part); return;
+            case 17: Pointwise_g3_30to60_16px_Relu(ref Unsafe.Add(ref arena, Arena_units_4_depthwise), ref Unsafe.Add(ref arena, Arena_units_4_out + 60 * 16), ref Unsafe.Add(ref weights, Weights_units_4_conv3), part); return;
             // Unit5
-            case 19: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
-            case 20: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
-            case 21: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
+            case 18: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_4_out), ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref weights, Weights_units_5_conv1), part); return;
+            case 19: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_5_bottleneck), ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref weights, Weights_units_5_dw), part); return;
+            case 20: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_5_depthwise), ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref weights, Weights_units_5_conv3), ref Unsafe.Add(ref arena, Arena_units_4_out), part); return;
             // Unit6
-            case 22: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
-            case 23: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
-            case 24: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
+            case 21: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_5_out), ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref weights, Weights_units_6_conv1), part); return;
+            case 22: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_6_bottleneck), ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref weights, Weights_units_6_dw), part); return;
+            case 23: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_6_depthwise), ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref weights, Weights_units_6_conv3), ref Unsafe.Add(ref arena, Arena_units_5_out), part); return;
             // Unit7
-            case 25: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
-            case 26: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
-            case 27: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
+            case 24: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_6_out), ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref weights, Weights_units_7_conv1), part); return;
+            case 25: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_7_bottleneck), ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref weights, Weights_units_7_dw), part); return;
+            case 26: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_7_depthwise), ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref weights, Weights_units_7_conv3), ref Unsafe.Add(ref arena, Arena_units_6_out), part); return;
             // Unit8
-            case 28: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
-            case 29: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
-            case 30: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
+            case 27: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_7_out), ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref weights, Weights_units_8_conv1), part); return;
+            case 28: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_8_bottleneck), ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref weights, Weights_units_8_dw), part); return;
+            case 29: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_8_depthwise), ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref weights, Weights_units_8_conv3), ref Unsafe.Add(ref arena, Arena_units_7_out), part); return;
             // Unit9
-            case 31: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
-            case 32: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
-            case 33: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
+            case 30: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_8_out), ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref weights, Weights_units_9_conv1), part); return;
+            case 31: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_9_bottleneck), ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref weights, Weights_units_9_dw), part); return;
+            case 32: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_9_depthwise), ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref weights, Weights_units_9_conv3), ref Unsafe.Add(ref arena, Arena_units_8_out), part); return;
             // Unit10
-            case 34: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
-            case 35: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
-            case 36: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
+            case 33: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_9_out), ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref weights, Weights_units_10_conv1), part); return;
+            case 34: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_10_bottleneck), ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref weights, Weights_units_10_dw), part); return;
+            case 35: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_10_depthwise), ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref weights, Weights_units_10_conv3), ref Unsafe.Add(ref arena, Arena_units_9_out), part); return;
             // Unit11
-            case 37: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
-            case 38: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
-            case 39: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
+            case 36: Pointwise_g3_120to30_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_10_out), ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref weights, Weights_units_11_conv1), part); return;
+            case 37: Depthwise3x3_s1_30ch_4x4(ref Unsafe.Add(ref arena, Arena_units_11_bottleneck), ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref weights, Weights_units_11_dw), part); return;
+            case 38: Pointwise_g3_30to120_16px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_11_depthwise), ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref weights, Weights_units_11_conv3), ref Unsafe.Add(ref arena, Arena_units_10_out), part); return;
             // Unit12
-            case 40: AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
-            case 41: Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
-            case 42: Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
-            case 43: Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
+            case 39: AvgPool3x3_s2_120ch_4x4_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 40: Pointwise_g3_120to60_16px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_11_out), ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref weights, Weights_units_12_conv1), part); return;
+            case 41: Depthwise3x3_s2_60ch_4x4(ref Unsafe.Add(ref arena, Arena_units_12_bottleneck), ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref weights, Weights_units_12_dw), part); return;
+            case 42: Pointwise_g3_60to120_4px_Relu(ref Unsafe.Add(ref arena, Arena_units_12_depthwise), ref Unsafe.Add(ref arena, Arena_units_12_out + 120 * 4), ref Unsafe.Add(ref weights, Weights_units_12_conv3), part); return;
             // Unit13
-            case 44: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
-            case 45: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
-            case 46: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
+            case 43: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_12_out), ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref weights, Weights_units_13_conv1), part); return;
+            case 44: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_13_bottleneck), ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref weights, Weights_units_13_dw), part); return;
+            case 45: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_13_depthwise), ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref weights, Weights_units_13_conv3), ref Unsafe.Add(ref arena, Arena_units_12_out), part); return;
             // Unit14
-            case 47: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
-            case 48: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
-            case 49: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
+            case 46: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_13_out), ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref weights, Weights_units_14_conv1), part); return;
+            case 47: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_14_bottleneck), ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref weights, Weights_units_14_dw), part); return;
+            case 48: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_14_depthwise), ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref weights, Weights_units_14_conv3), ref Unsafe.Add(ref arena, Arena_units_13_out), part); return;
             // Unit15
-            case 50: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
-            case 51: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
-            case 52: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
+            case 49: Pointwise_g3_240to60_4px_Shuffle3_Relu(ref Unsafe.Add(ref arena, Arena_units_14_out), ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref weights, Weights_units_15_conv1), part); return;
+            case 50: Depthwise3x3_s1_60ch_2x2(ref Unsafe.Add(ref arena, Arena_units_15_bottleneck), ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref weights, Weights_units_15_dw), part); return;
+            case 51: Pointwise_g3_60to240_4px_Residual_Relu(ref Unsafe.Add(ref arena, Arena_units_15_depthwise), ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref weights, Weights_units_15_conv3), ref Unsafe.Add(ref arena, Arena_units_14_out), part); return;
             // Head
-            case 53: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
-            case 54: Linear_240to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
+            case 52: GlobalAvgPool_240ch_4px(ref Unsafe.Add(ref arena, Arena_units_15_out), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
+            case 53: Linear_240to10(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
-    /// <summary>3x3 convolution, stride 2, 3 to 6 channels on 64x64, batch norm folded, ReLU.</summary>
+    private readonly struct MaxPool3x3_s2_6ch_32x32_Shape : Window3x3_Shape
+    {
+        public static int Channels => 6;
+        public static int InHeight => 32;
+        public static int InWidth => 32;
+        public static int OutHeight => 16;
+        public static int OutWidth => 16;
+        public static int RowsEnd => 16;
+        public static int ColumnsEnd => 16;
+        public static bool Relu => false;
+    }
+
+    /// <summary>3x3 convolution, stride 2, 3 to 6 channels on 64x64, batch norm folded, ReLU, then the 3x3 max pool, stride 2: 16 pool row(s) at a time, the stem's output on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to6_64x64_Relu(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to6_64x64_Relu_MaxPool(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_V256(ref source, ref destination, ref weights, part);
-        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref source, ref destination, ref weights, part);
-        else Conv3x3_s2_3to6_64x64_Relu_V128(ref source, ref destination, ref weights, part);
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_MaxPool_Bands<Conv3x3_s2_3to6_64x64_Relu_MaxPool_V512>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to6_64x64_Relu_MaxPool_Bands<Conv3x3_s2_3to6_64x64_Relu_MaxPool_V256>(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to6_64x64_Relu_MaxPool_Bands<Conv3x3_s2_3to6_64x64_Relu_MaxPool_AdvSimd>(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to6_64x64_Relu_MaxPool_Bands<Conv3x3_s2_3to6_64x64_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
+    }
+
+    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_3to6_64x64_Relu_MaxPool"/>, 16 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to6_64x64_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
+    {
+        Span<float> band = stackalloc float[6336];
+        ref float scratch = ref MemoryMarshal.GetReference(band);
+        for (int first = part.Start; first < part.Stop; first += 16)
+        {
+            int end = Math.Min(first + 16, part.Stop);
+            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > part.Start)
+            {
+                for (int c = 0; c < 6; c++)
+                {
+                    band.Slice(c * 1056 + 1024, 32).CopyTo(band.Slice(c * 1056, 32));
+                }
+            }
+            TWidth.Stem(ref source, ref Unsafe.Add(ref scratch, (from - 2 * first + 1) * 32), ref weights, new(from, Math.Min(2 * end, 32)));
+            for (int c = 0; c < 6; c++)
+            {
+                ref float plane = ref Unsafe.Add(ref scratch, c * 1056 + 32);
+                ref float output = ref Unsafe.Add(ref destination, c * 256 + first * 16);
+                TWidth.Pool(ref plane, ref output, 0, Math.Min(end, 1) - first, false, true);
+                TWidth.Pool(ref plane, ref output, Math.Max(first, 1) - first, Math.Min(end, 16) - first, true, true);
+            }
+        }
+    }
+
+    private readonly struct Conv3x3_s2_3to6_64x64_Relu_MaxPool_V512 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to6_64x64_Relu_ToBand_V512(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V256_Band<MaxPool3x3_s2_6ch_32x32_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to6_64x64_Relu_MaxPool_V256 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to6_64x64_Relu_ToBand_V256(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V256_Band<MaxPool3x3_s2_6ch_32x32_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to6_64x64_Relu_MaxPool_AdvSimd : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to6_64x64_Relu_ToBand_AdvSimd(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_AdvSimd_Band<MaxPool3x3_s2_6ch_32x32_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to6_64x64_Relu_MaxPool_V128 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to6_64x64_Relu_ToBand_V128(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V128_Band<MaxPool3x3_s2_6ch_32x32_Shape>(ref plane, ref output, first, end, above, below);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref source, ref destination, ref weights, part);
+        Conv3x3_s2_3to6_64x64_Relu_ToBand_Interior6ch_V512(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector512 interior columns of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>, 6 output channels by 16 columns at a time.</summary>
+    /// <summary>Vector512 interior columns of <see cref="Conv3x3_s2_3to6_64x64_Relu_ToBand_V512"/>, 6 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_Interior6ch_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 64;
-            int outRow = 0;
-            ref float blockOutput = ref Unsafe.Add(ref destination, 0 * 1024);
+            int outRow = -part.Start * 32;
+            ref float blockOutput = ref Unsafe.Add(ref destination, 0 * 1056);
             ref float blockTaps = ref Unsafe.Add(ref weights, 0 * 28);
-            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+            Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
             {
                 const int ox = 16;
-                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
             }
         }
         for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 32); oy++)
@@ -811,20 +875,20 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             int row0 = (oy * 2 - 1) * 64;
             int row1 = (oy * 2) * 64;
             int row2 = (oy * 2 + 1) * 64;
-            int outRow = oy * 32;
-            ref float blockOutput = ref Unsafe.Add(ref destination, 0 * 1024);
+            int outRow = (oy - part.Start) * 32;
+            ref float blockOutput = ref Unsafe.Add(ref destination, 0 * 1056);
             ref float blockTaps = ref Unsafe.Add(ref weights, 0 * 28);
-            Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+            Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
             {
                 const int ox = 16;
-                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
             }
         }
     }
 
-    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_ToBand_Interior6ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
         var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
         var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
@@ -865,36 +929,36 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
         ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
         Simd.Relu(acc0).StoreUnsafe(ref at);
-        Simd.Relu(acc1).StoreUnsafe(ref at, 1024);
-        Simd.Relu(acc2).StoreUnsafe(ref at, 2048);
-        Simd.Relu(acc3).StoreUnsafe(ref at, 3072);
-        Simd.Relu(acc4).StoreUnsafe(ref at, 4096);
-        Simd.Relu(acc5).StoreUnsafe(ref at, 5120);
+        Simd.Relu(acc1).StoreUnsafe(ref at, 1056);
+        Simd.Relu(acc2).StoreUnsafe(ref at, 2112);
+        Simd.Relu(acc3).StoreUnsafe(ref at, 3168);
+        Simd.Relu(acc4).StoreUnsafe(ref at, 4224);
+        Simd.Relu(acc5).StoreUnsafe(ref at, 5280);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref source, ref destination, ref weights, part);
+        Conv3x3_s2_3to6_64x64_Relu_ToBand_Interior6ch_V256(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s2_3to6_64x64_Relu"/>, 6 output channels by 16 columns at a time.</summary>
+    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s2_3to6_64x64_Relu_ToBand_V256"/>, 6 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 64;
-            int outRow = 0;
+            int outRow = -part.Start * 32;
             for (int c0 = 0; c0 < 6; c0 += 6)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 1024);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 1056);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
                 {
                     const int ox = 16;
-                    Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                    Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
                 }
             }
         }
@@ -903,23 +967,23 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             int row0 = (oy * 2 - 1) * 64;
             int row1 = (oy * 2) * 64;
             int row2 = (oy * 2 + 1) * 64;
-            int outRow = oy * 32;
+            int outRow = (oy - part.Start) * 32;
             for (int c0 = 0; c0 < 6; c0 += 6)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 1024);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 1056);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
                 {
                     const int ox = 16;
-                    Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                    Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
                 }
             }
         }
     }
 
-    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to6_64x64_Relu_ToBand_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
         var acc0_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
         var acc0_1 = acc0_0;
@@ -972,25 +1036,25 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
         Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref at);
         Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref at, 8);
-        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 1024);
-        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 1032);
-        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 2048);
-        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 2056);
-        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 3072);
-        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 3080);
-        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 4096);
-        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 4104);
-        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 5120);
-        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 5128);
+        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 1056);
+        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 1064);
+        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 2112);
+        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 2120);
+        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 3168);
+        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 3176);
+        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 4224);
+        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 4232);
+        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 5280);
+        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 5288);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int c = 0; c < 6; c++)
         {
             ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 1024);
+            ref float output = ref Unsafe.Add(ref destination, c * 1056);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
@@ -998,7 +1062,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 int row1 = 0;
                 int row2 = 64;
-                int outRow = 0;
+                int outRow = -part.Start * 32;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1072,7 +1136,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row0 = (oy * 2 - 1) * 64;
                 int row1 = (oy * 2) * 64;
                 int row2 = (oy * 2 + 1) * 64;
-                int outRow = oy * 32;
+                int outRow = (oy - part.Start) * 32;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1161,12 +1225,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to6_64x64_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_V128(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int c = 0; c < 6; c++)
         {
             ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 1024);
+            ref float output = ref Unsafe.Add(ref destination, c * 1056);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
@@ -1174,7 +1238,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             {
                 int row1 = 0;
                 int row2 = 64;
-                int outRow = 0;
+                int outRow = -part.Start * 32;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1232,7 +1296,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 int row0 = (oy * 2 - 1) * 64;
                 int row1 = (oy * 2) * 64;
                 int row2 = (oy * 2 + 1) * 64;
-                int outRow = oy * 32;
+                int outRow = (oy - part.Start) * 32;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1296,27 +1360,6 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 }
             }
         }
-    }
-
-    private readonly struct MaxPool3x3_s2_6ch_32x32_Shape : Window3x3_Shape
-    {
-        public static int Channels => 6;
-        public static int InHeight => 32;
-        public static int InWidth => 32;
-        public static int OutHeight => 16;
-        public static int OutWidth => 16;
-        public static int RowsEnd => 16;
-        public static int ColumnsEnd => 16;
-        public static bool Relu => false;
-    }
-
-    /// <summary>3x3 max pool, stride 2, 6 channels on 32x32; padded cells never win.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_6ch_32x32(ref float source, ref float destination, Part part)
-    {
-        if (Vector256.IsHardwareAccelerated) MaxPool3x3_s2_V256<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination, part);
-        else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination, part);
-        else MaxPool3x3_s2_V128<MaxPool3x3_s2_6ch_32x32_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct AvgPool3x3_s2_6ch_16x16_Relu_Shape : Window3x3_Shape
@@ -2872,6 +2915,12 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
+    private interface Conv3x3_MaxPoolWidth
+    {
+        static abstract void Stem(ref float source, ref float band, ref float weights, Part part);
+        static abstract void Pool(ref float plane, ref float output, int first, int end, bool above, bool below);
+    }
+
     /// <summary>
     /// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the
     /// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at
@@ -2927,21 +2976,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V256<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -2975,21 +3010,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3031,21 +3052,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3136,7 +3143,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3193,7 +3200,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -4093,7 +4100,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4166,7 +4173,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4747,7 +4754,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {

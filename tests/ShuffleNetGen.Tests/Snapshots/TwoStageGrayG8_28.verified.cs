@@ -3173,7 +3173,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3228,7 +3228,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3285,7 +3285,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="AvgPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3901,7 +3901,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -3966,7 +3966,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4039,7 +4039,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4632,7 +4632,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {

@@ -20,14 +20,13 @@ namespace Snapshots;
 /// int8: the 1x1 convolutions in integers (7-bit activations, int8 weights with a scale per output channel, int32 sums),
 /// and the classifier (its features quantized per image, int8 weights with a scale per class); stem, depthwise
 /// convolutions and pools in float. Each <c>….input_q</c> tensor holds four activations per slot.
-/// Memory plan (4-byte slots: a float or four int8 activations): arena 2560, no reuse 5457, live lower bound 2560.
+/// Memory plan (4-byte slots: a float or four int8 activations): arena 1408, no reuse 3409, live lower bound 1408.
 /// <code>
 /// tensor                     shape           offset     length   live steps
-/// stem                       8x16x16                 0      2048   0-1
-/// maxpool                    8x8x8                2048       512   1-7
-/// stage2.0.branch2.0.input_q 2x8x8x4b              768       128   2-3
+/// maxpool                    8x8x8                 768       512   0-7
+/// stage2.0.branch2.0.input_q 2x8x8x4b             1280       128   2-3
 /// stage2.0.branch2.0         12x8x8                  0       768   3-4
-/// stage2.0.branch2.5.input_q 3x4x4x4b              768        48   4-6
+/// stage2.0.branch2.5.input_q 3x4x4x4b             1280        48   4-6
 /// stage2                     36x4x4                  0       576   6-20
 /// stage2.0.branch1.2.input_q 2x4x4x4b              576        32   8-9
 /// stage2.1.branch2.0.input_q 3x4x4x4b              576        48   10-11
@@ -49,6 +48,7 @@ namespace Snapshots;
 /// stage2.0.branch2.5.input_q by stage2.0.branch2.3
 /// stage3.0.branch2.5.input_q by stage3.0.branch2.3
 /// </code>
+/// maxpool runs in conv1.0's step: stem is in no arena, 17 of its rows at a time are on that step's stack (8,704 bytes per thread).
 /// Units work in place on their stage's tensor; where each half lives (planes of that tensor):
 /// <code>
 /// stage2.0: in stage2, writes 0-23
@@ -72,15 +72,15 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <summary>Logits written by <see cref="Forward(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public const int Classes = 10;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
-    public const int ArenaLength = 2560;
+    public const int ArenaLength = 1408;
     /// <summary>Bytes of the activation arena (4 per slot: a float, or an int8 model's four packed activations).</summary>
-    public const long ArenaBytes = 10240;
+    public const long ArenaBytes = 5632;
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 15168;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 5457;
+    public const long NaiveActivationLength = 3409;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
-    public const int LiveLowerBound = 2560;
+    public const int LiveLowerBound = 1408;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
     public const long ParameterCount = 9112;
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
@@ -88,11 +88,10 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     private const int PackedWeightLength = 3792;
 
     // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
-    private const int Arena_stem = 0;
-    private const int Arena_maxpool = 2048;
-    private const int Arena_stage2_0_branch2_0_input_q = 768;
+    private const int Arena_maxpool = 768;
+    private const int Arena_stage2_0_branch2_0_input_q = 1280;
     private const int Arena_stage2_0_branch2_0 = 0;
-    private const int Arena_stage2_0_branch2_5_input_q = 768;
+    private const int Arena_stage2_0_branch2_5_input_q = 1280;
     private const int Arena_stage2 = 0;
     private const int Arena_stage2_0_branch1_2_input_q = 576;
     private const int Arena_stage2_1_branch2_0_input_q = 576;
@@ -304,12 +303,11 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         ParameterCount, MultiplyAdds, ArenaLength, NaiveActivationLength, LiveLowerBound,
         new global::ShuffleNetGen.ArenaSlot[]
         {
-            new("stem", 0, 2048, 0, 1),
-            new("maxpool", 2048, 512, 1, 7),
+            new("maxpool", 768, 512, 0, 7),
             new("stage2", 0, 576, 6, 20),
             new("stage2.0.branch2.0", 0, 768, 3, 4),
-            new("stage2.0.branch2.0.input_q", 768, 128, 2, 3),
-            new("stage2.0.branch2.5.input_q", 768, 48, 4, 6),
+            new("stage2.0.branch2.0.input_q", 1280, 128, 2, 3),
+            new("stage2.0.branch2.5.input_q", 1280, 48, 4, 6),
             new("stage2.0.branch1.2.input_q", 576, 32, 8, 9),
             new("stage2.1.branch2.0.input_q", 576, 48, 10, 11),
             new("stage2.1.branch2.5.input_q", 576, 48, 13, 14),
@@ -371,8 +369,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_3to8_32x32_Relu", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_8ch_16x16", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("Conv3x3_s2_3to8_32x32_Relu_MaxPool", AdvSimd.Arm64.IsSupported ? "stem Vector128, AdvSimd uzp1/uzp2, fmla by element; max pool Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("Quantize_g1_8ch_64px_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_8to12_64px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_8to12_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g1_8to12_64px_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_8to12_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_8to12_64px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_8to12_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Depthwise3x3_s2_12ch_8x8_PacksSlots12", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : "scalar (no interior of four columns)"),
@@ -444,8 +441,8 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 16, 8, 2, 2, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 5, 2, 7, 2, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 2, 2, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 2, 7, 2, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -458,364 +455,41 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         switch (op)
         {
             // Stem
-            case 0: Conv3x3_s2_3to8_32x32_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1_0), part); return;
-            case 1: MaxPool3x3_s2_8ch_16x16(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
+            case 0: Conv3x3_s2_3to8_32x32_Relu_MaxPool(ref image, ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref weights, Weights_conv1_0), part); return;
             // Unit0
-            case 2: Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize), part); return;
-            case 3: Int8Pointwise_g1_8to12_64px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
-            case 4: Depthwise3x3_s2_12ch_8x8_PacksSlots12(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize), part); return;
-            case 5: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
-            case 6: Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
-            case 7: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize), part); return;
-            case 8: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
+            case 1: Quantize_g1_8ch_64px_Pd21b07c7(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0_quantize), part); return;
+            case 2: Int8Pointwise_g1_8to12_64px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
+            case 3: Depthwise3x3_s2_12ch_8x8_PacksSlots12(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5_quantize), part); return;
+            case 4: Int8Pointwise_g1_12to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2 + 12 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
+            case 5: Depthwise3x3_s2_V128<Depthwise3x3_s2_8ch_8x8_P7973dbc4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
+            case 6: Quantize_g1_8ch_16px(ref Unsafe.Add(ref arena, Arena_stage2 + 24 * 16), ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2_quantize), part); return;
+            case 7: Int8Pointwise_g1_8to12_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
             // Unit1
-            case 9: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize), part); return;
-            case 10: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
-            case 11: Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
-            case 12: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize), part); return;
-            case 13: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
+            case 8: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0_quantize), part); return;
+            case 9: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
+            case 10: Depthwise3x3_s1_V128<Depthwise3x3_s1_12ch_4x4_P82806a3d_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
+            case 11: Quantize_g1_12ch_16px_P4f5ba6e5(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5_quantize), part); return;
+            case 12: Int8Pointwise_g1_12to12_16px_Relu_P94024b0d(ref Unsafe.Add(ref arena, Arena_stage2_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
             // Unit2
-            case 14: Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize), part); return;
-            case 15: Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
-            case 16: Depthwise3x3_s2_24ch_4x4_PacksSlots24(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize), part); return;
-            case 17: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
-            case 18: Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
-            case 19: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize), part); return;
-            case 20: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
+            case 13: Quantize_g1_24ch_16px_P2e4fbbd3(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0_quantize), part); return;
+            case 14: Int8Pointwise_g1_24to24_16px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
+            case 15: Depthwise3x3_s2_24ch_4x4_PacksSlots24(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5_quantize), part); return;
+            case 16: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3 + 24 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
+            case 17: Depthwise3x3_s2_V128<Depthwise3x3_s2_24ch_4x4_P554d7a98_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 18: Quantize_g1_24ch_4px(ref Unsafe.Add(ref arena, Arena_stage3 + 48 * 4), ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2_quantize), part); return;
+            case 19: Int8Pointwise_g1_24to24_4px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch1_2_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
             // Unit3
-            case 21: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize), part); return;
-            case 22: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
-            case 23: Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
-            case 24: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize), part); return;
-            case 25: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
+            case 20: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0_quantize), part); return;
+            case 21: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_0_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
+            case 22: Depthwise3x3_s1_V128<Depthwise3x3_s1_24ch_2x2_P3a4b9c7f_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 23: Quantize_g1_24ch_4px_P302ca587(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5_quantize), part); return;
+            case 24: Int8Pointwise_g1_24to24_4px_Relu_P6edf9a93(ref Unsafe.Add(ref arena, Arena_stage3_1_branch2_5_input_q), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
             // Head
-            case 26: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize), part); return;
-            case 27: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
-            case 28: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
-            case 29: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
-            case 30: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
-        }
-    }
-
-    /// <summary>3x3 convolution, stride 2, 3 to 8 channels on 32x32, batch norm folded, ReLU.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to8_32x32_Relu(ref float source, ref float destination, ref float weights, Part part)
-    {
-        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref source, ref destination, ref weights, part);
-        else Conv3x3_s2_3to8_32x32_Relu_V128(ref source, ref destination, ref weights, part);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to8_32x32_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
-    {
-        for (int c = 0; c < 8; c++)
-        {
-            ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 256);
-            ref float taps = ref Unsafe.Add(ref weights, c * 28);
-            float bias = Unsafe.Add(ref taps, 27);
-            var biasV = Vector128.Create(bias);
-            if (part.Start <= 0 && 0 < part.Stop)
-            {
-                int row1 = 0;
-                int row2 = 32;
-                int outRow = 0;
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 12; ox += 4)
-                {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                }
-            }
-            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
-            {
-                int row0 = (oy * 2 - 1) * 32;
-                int row1 = (oy * 2) * 32;
-                int row2 = (oy * 2 + 1) * 32;
-                int outRow = oy * 16;
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 12; ox += 4)
-                {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
-                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 24);
-                        var lo0 = Vector128.LoadUnsafe(ref in0);
-                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
-                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
-                        var lo1 = Vector128.LoadUnsafe(ref in1);
-                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
-                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
-                        var lo2 = Vector128.LoadUnsafe(ref in2);
-                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
-                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
-                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
-                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                }
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to8_32x32_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
-    {
-        for (int c = 0; c < 8; c++)
-        {
-            ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 256);
-            ref float taps = ref Unsafe.Add(ref weights, c * 28);
-            float bias = Unsafe.Add(ref taps, 27);
-            var biasV = Vector128.Create(bias);
-            if (part.Start <= 0 && 0 < part.Stop)
-            {
-                int row1 = 0;
-                int row2 = 32;
-                int outRow = 0;
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 12; ox += 4)
-                {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                }
-            }
-            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
-            {
-                int row0 = (oy * 2 - 1) * 32;
-                int row1 = (oy * 2) * 32;
-                int row2 = (oy * 2 + 1) * 32;
-                int outRow = oy * 16;
-                {
-                    float acc = bias;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
-                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
-                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
-                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
-                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
-                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
-                    }
-                    acc = MathF.Max(acc, 0f);
-                    Unsafe.Add(ref output, outRow) = acc;
-                }
-                for (int ox = 1; ox <= 12; ox += 4)
-                {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
-                }
-                {
-                    var acc = biasV;
-                    for (int ci = 0; ci < 3; ci++)
-                    {
-                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
-                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
-                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
-                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
-                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
-                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
-                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
-                    }
-                    acc = Simd.Relu(acc);
-                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
-                }
-            }
+            case 25: Quantize_g1_48ch_4px_P0a59ae34(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref weights, Weights_conv5_0_quantize), part); return;
+            case 26: Int8Pointwise_g1_48to64_4px_Relu(ref Unsafe.Add(ref arena, Arena_conv5_0_input_q), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
+            case 27: GlobalAvgPool_64ch_4px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
+            case 28: QuantizeFeatures_64(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref arena, Arena_fc_input_q)); return;
+            case 29: Int8Linear_64to10(ref Unsafe.Add(ref arena, Arena_fc_input_q), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
@@ -831,12 +505,368 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         public static bool Relu => false;
     }
 
-    /// <summary>3x3 max pool, stride 2, 8 channels on 16x16; padded cells never win.</summary>
+    /// <summary>3x3 convolution, stride 2, 3 to 8 channels on 32x32, batch norm folded, ReLU, then the 3x3 max pool, stride 2: 8 pool row(s) at a time, the stem's output on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_8ch_16x16(ref float source, ref float destination, Part part)
+    private static void Conv3x3_s2_3to8_32x32_Relu_MaxPool(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_8ch_16x16_Shape>(ref source, ref destination, part);
-        else MaxPool3x3_s2_V128<MaxPool3x3_s2_8ch_16x16_Shape>(ref source, ref destination, part);
+        if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to8_32x32_Relu_MaxPool_Bands<Conv3x3_s2_3to8_32x32_Relu_MaxPool_AdvSimd>(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to8_32x32_Relu_MaxPool_Bands<Conv3x3_s2_3to8_32x32_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
+    }
+
+    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_3to8_32x32_Relu_MaxPool"/>, 8 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to8_32x32_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
+    {
+        Span<float> band = stackalloc float[2176];
+        ref float scratch = ref MemoryMarshal.GetReference(band);
+        for (int first = part.Start; first < part.Stop; first += 8)
+        {
+            int end = Math.Min(first + 8, part.Stop);
+            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > part.Start)
+            {
+                for (int c = 0; c < 8; c++)
+                {
+                    band.Slice(c * 272 + 256, 16).CopyTo(band.Slice(c * 272, 16));
+                }
+            }
+            TWidth.Stem(ref source, ref Unsafe.Add(ref scratch, (from - 2 * first + 1) * 16), ref weights, new(from, Math.Min(2 * end, 16)));
+            for (int c = 0; c < 8; c++)
+            {
+                ref float plane = ref Unsafe.Add(ref scratch, c * 272 + 16);
+                ref float output = ref Unsafe.Add(ref destination, c * 64 + first * 8);
+                TWidth.Pool(ref plane, ref output, 0, Math.Min(end, 1) - first, false, true);
+                TWidth.Pool(ref plane, ref output, Math.Max(first, 1) - first, Math.Min(end, 8) - first, true, true);
+            }
+        }
+    }
+
+    private readonly struct Conv3x3_s2_3to8_32x32_Relu_MaxPool_AdvSimd : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to8_32x32_Relu_ToBand_AdvSimd(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_AdvSimd_Band<MaxPool3x3_s2_8ch_16x16_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to8_32x32_Relu_MaxPool_V128 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to8_32x32_Relu_ToBand_V128(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V128_Band<MaxPool3x3_s2_8ch_16x16_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to8_32x32_Relu_ToBand_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int c = 0; c < 8; c++)
+        {
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 272);
+            ref float taps = ref Unsafe.Add(ref weights, c * 28);
+            float bias = Unsafe.Add(ref taps, 27);
+            var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
+            {
+                int row1 = 0;
+                int row2 = 32;
+                int outRow = -part.Start * 16;
+                {
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 12; ox += 4)
+                {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                }
+            }
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
+            {
+                int row0 = (oy * 2 - 1) * 32;
+                int row1 = (oy * 2) * 32;
+                int row2 = (oy * 2 + 1) * 32;
+                int outRow = (oy - part.Start) * 16;
+                {
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 12; ox += 4)
+                {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        var taps0 = Vector128.LoadUnsafe(ref planeTaps);
+                        var taps1 = Vector128.LoadUnsafe(ref planeTaps, 4);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 24);
+                        var lo0 = Vector128.LoadUnsafe(ref in0);
+                        var hi0 = Vector128.LoadUnsafe(ref in0, 4);
+                        var left0 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in0, 2)), Vector128.LoadUnsafe(ref in0, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left0, taps0, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo0, hi0), taps0, 1);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo0, hi0), taps0, 2);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
+                        var lo1 = Vector128.LoadUnsafe(ref in1);
+                        var hi1 = Vector128.LoadUnsafe(ref in1, 4);
+                        var left1 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in1, 2)), Vector128.LoadUnsafe(ref in1, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left1, taps0, 3);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo1, hi1), taps1, 0);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipOdd(lo1, hi1), taps1, 1);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
+                        var lo2 = Vector128.LoadUnsafe(ref in2);
+                        var hi2 = Vector128.LoadUnsafe(ref in2, 4);
+                        var left2 = AdvSimd.Arm64.UnzipOdd(Vector128.LoadUnsafe(ref Unsafe.Subtract(ref in2, 2)), Vector128.LoadUnsafe(ref in2, 2));
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, left2, taps1, 2);
+                        acc = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc, AdvSimd.Arm64.UnzipEven(lo2, hi2), taps1, 3);
+                        acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.Arm64.UnzipOdd(lo2, hi2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)));
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to8_32x32_Relu_ToBand_V128(ref float source, ref float destination, ref float weights, Part part)
+    {
+        for (int c = 0; c < 8; c++)
+        {
+            ref float plane = ref source;
+            ref float output = ref Unsafe.Add(ref destination, c * 272);
+            ref float taps = ref Unsafe.Add(ref weights, c * 28);
+            float bias = Unsafe.Add(ref taps, 27);
+            var biasV = Vector128.Create(bias);
+            if (part.Start <= 0 && 0 < part.Stop)
+            {
+                int row1 = 0;
+                int row2 = 32;
+                int outRow = -part.Start * 16;
+                {
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 12; ox += 4)
+                {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                }
+            }
+            for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 16); oy++)
+            {
+                int row0 = (oy * 2 - 1) * 32;
+                int row1 = (oy * 2) * 32;
+                int row2 = (oy * 2 + 1) * 32;
+                int outRow = (oy - part.Start) * 16;
+                {
+                    float acc = bias;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        acc += Unsafe.Add(ref inputPlane, row0) * Unsafe.Add(ref planeTaps, 1);
+                        acc += Unsafe.Add(ref inputPlane, row0 + 1) * Unsafe.Add(ref planeTaps, 2);
+                        acc += Unsafe.Add(ref inputPlane, row1) * Unsafe.Add(ref planeTaps, 4);
+                        acc += Unsafe.Add(ref inputPlane, row1 + 1) * Unsafe.Add(ref planeTaps, 5);
+                        acc += Unsafe.Add(ref inputPlane, row2) * Unsafe.Add(ref planeTaps, 7);
+                        acc += Unsafe.Add(ref inputPlane, row2 + 1) * Unsafe.Add(ref planeTaps, 8);
+                    }
+                    acc = MathF.Max(acc, 0f);
+                    Unsafe.Add(ref output, outRow) = acc;
+                }
+                for (int ox = 1; ox <= 12; ox += 4)
+                {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + ox * 2);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + ox));
+                }
+                {
+                    var acc = biasV;
+                    for (int ci = 0; ci < 3; ci++)
+                    {
+                        ref float inputPlane = ref Unsafe.Add(ref plane, ci * 1024);
+                        ref float planeTaps = ref Unsafe.Add(ref taps, ci * 9);
+                        ref float in0 = ref Unsafe.Add(ref inputPlane, row0 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in0, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 0)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 1)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in0), Vector128.Create(Unsafe.Add(ref planeTaps, 2)), acc);
+                        ref float in1 = ref Unsafe.Add(ref inputPlane, row1 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in1, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 3)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 4)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in1), Vector128.Create(Unsafe.Add(ref planeTaps, 5)), acc);
+                        ref float in2 = ref Unsafe.Add(ref inputPlane, row2 + 24);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref Unsafe.Subtract(ref in2, 2)), Vector128.Create(Unsafe.Add(ref planeTaps, 6)), acc);
+                        acc = Simd.MulAdd(Simd.LoadEven(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 7)), acc);
+                        acc = Simd.MulAdd(Simd.LoadOdd(ref in2), Vector128.Create(Unsafe.Add(ref planeTaps, 8)), acc);
+                    }
+                    acc = Simd.Relu(acc);
+                    acc.StoreUnsafe(ref output, (nuint)(outRow + 12));
+                }
+            }
+        }
     }
 
     /// <summary>The literals of quantizing 8 channels in 1 group(s) of 64 pixels for <c>stage2.0.branch2.0</c>.</summary>
@@ -1870,6 +1900,12 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
+    private interface Conv3x3_MaxPoolWidth
+    {
+        static abstract void Stem(ref float source, ref float band, ref float weights, Part part);
+        static abstract void Pool(ref float plane, ref float output, int first, int end, bool above, bool below);
+    }
+
     /// <summary>
     /// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the
     /// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at
@@ -1925,21 +1961,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -1981,21 +2003,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3299,7 +3307,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -3546,7 +3554,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {

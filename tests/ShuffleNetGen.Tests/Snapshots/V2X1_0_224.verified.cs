@@ -17,13 +17,12 @@ namespace Snapshots;
 /// 144,907,992 multiply-adds, 2,278,604 parameters.
 /// </summary>
 /// <remarks>
-/// Memory plan (floats): arena 376320, no reuse 1064128, live lower bound 376320.
+/// Memory plan (floats): arena 302624, no reuse 763072, live lower bound 302624.
 /// <code>
 /// tensor                     shape           offset     length   live steps
-/// stem                       24x112x112              0    301056   0-1
-/// maxpool                    24x56x56           301056     75264   1-5
+/// maxpool                    24x56x56           181888     75264   0-5
 /// stage2.0.branch2.0         58x56x56                0    181888   2-3
-/// stage2.0.branch2.3         58x28x28           181888     45472   3-4
+/// stage2.0.branch2.3         58x28x28           257152     45472   3-4
 /// stage2                     174x28x28               0    136416   4-19
 /// stage3.0.branch2.0         116x28x28          136416     90944   16-17
 /// stage3.0.branch2.3         116x14x14          227360     22736   17-18
@@ -34,6 +33,7 @@ namespace Snapshots;
 /// conv5                      1024x7x7                0     50176   56-57
 /// globalpool                 1024x1x1            50176      1024   57-58
 /// </code>
+/// maxpool runs in conv1.0's step: stem is in no arena, 5 of its rows at a time are on that step's stack (53,760 bytes per thread).
 /// Units work in place on their stage's tensor; where each half lives (planes of that tensor):
 /// <code>
 /// stage2.0: in stage2, writes 0-115
@@ -69,15 +69,15 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     /// <summary>Logits written by <see cref="Forward(ReadOnlySpan{float}, Span{float})"/>.</summary>
     public const int Classes = 1000;
     /// <summary>Floats in the activation arena this model allocates once per instance.</summary>
-    public const int ArenaLength = 376320;
+    public const int ArenaLength = 302624;
     /// <summary>Bytes of the activation arena (4 per slot: a float, or an int8 model's four packed activations).</summary>
-    public const long ArenaBytes = 1505280;
+    public const long ArenaBytes = 1210496;
     /// <summary>Bytes of the packed weights (4 per slot: a float, or an int8 model's four packed weights).</summary>
     public const long PackedWeightBytes = 9083776;
     /// <summary>Floats all activations would need with no reuse.</summary>
-    public const long NaiveActivationLength = 1064128;
+    public const long NaiveActivationLength = 763072;
     /// <summary>Floats of the largest set of activations alive at one step: no plan can use less.</summary>
-    public const int LiveLowerBound = 376320;
+    public const int LiveLowerBound = 302624;
     /// <summary>Learned parameters (convolution and classifier weights, batch-norm scales and shifts).</summary>
     public const long ParameterCount = 2278604;
     /// <summary>Multiply-adds of one forward pass (convolutions and classifier).</summary>
@@ -85,10 +85,9 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private const int PackedWeightLength = 2270944;
 
     // Where each activation starts in the arena (floats; the memory plan above gives lengths and live steps).
-    private const int Arena_stem = 0;
-    private const int Arena_maxpool = 301056;
+    private const int Arena_maxpool = 181888;
     private const int Arena_stage2_0_branch2_0 = 0;
-    private const int Arena_stage2_0_branch2_3 = 181888;
+    private const int Arena_stage2_0_branch2_3 = 257152;
     private const int Arena_stage2 = 0;
     private const int Arena_stage3_0_branch2_0 = 136416;
     private const int Arena_stage3_0_branch2_3 = 227360;
@@ -512,11 +511,10 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         ParameterCount, MultiplyAdds, ArenaLength, NaiveActivationLength, LiveLowerBound,
         new global::ShuffleNetGen.ArenaSlot[]
         {
-            new("stem", 0, 301056, 0, 1),
-            new("maxpool", 301056, 75264, 1, 5),
+            new("maxpool", 181888, 75264, 0, 5),
             new("stage2", 0, 136416, 4, 19),
             new("stage2.0.branch2.0", 0, 181888, 2, 3),
-            new("stage2.0.branch2.3", 181888, 45472, 3, 4),
+            new("stage2.0.branch2.3", 257152, 45472, 3, 4),
             new("stage3", 136416, 68208, 18, 45),
             new("stage3.0.branch2.0", 136416, 90944, 16, 17),
             new("stage3.0.branch2.3", 227360, 22736, 17, 18),
@@ -597,8 +595,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     /// <summary>Each kernel and the code path it takes on this machine (vector width, AdvSimd where used).</summary>
     public static global::System.Collections.Generic.IReadOnlyList<global::ShuffleNetGen.KernelPath> KernelPaths { get; } = new global::ShuffleNetGen.KernelPath[]
     {
-        new("Conv3x3_s2_3to24_224x224_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla by element" : "Vector128"),
-        new("MaxPool3x3_s2_24ch_112x112", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
+        new("Conv3x3_s2_3to24_224x224_Relu_MaxPool", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "stem Vector128, AdvSimd uzp1/uzp2, fmla by element; max pool Vector128, AdvSimd fmaxp+uzp2" : "Vector128"),
         new("Pointwise_g1_24to58_3136px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to58_3136px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to58_3136px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to58_3136px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to58_3136px_Relu_V128"),
         new("Depthwise3x3_s2_58ch_56x56", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_58to58_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_58to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_58to58_784px_Relu_V128"),
@@ -668,8 +665,8 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 112, 24, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 30, 116, 30, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 256, 250 };
-    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 678, 4366, 410, 2638, 170, 1092, 2638, 410, 2638, 2638, 410, 2638, 2638, 410, 2638, 10550, 205, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 10550, 103, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 23282, 51, 1024 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 56, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 30, 116, 30, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 256, 250 };
+    private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 4366, 410, 2638, 170, 1092, 2638, 410, 2638, 2638, 410, 2638, 2638, 410, 2638, 10550, 205, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 10550, 103, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 23282, 51, 1024 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
     void global::ShuffleNetGen.IShuffleNetTeamModel.RunTeamStep(int op, int start, int stop, ref float image, ref float logits) =>
@@ -682,118 +679,185 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         switch (op)
         {
             // Stem
-            case 0: Conv3x3_s2_3to24_224x224_Relu(ref image, ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref weights, Weights_conv1_0), part); return;
-            case 1: MaxPool3x3_s2_24ch_112x112(ref Unsafe.Add(ref arena, Arena_stem), ref Unsafe.Add(ref arena, Arena_maxpool), part); return;
+            case 0: Conv3x3_s2_3to24_224x224_Relu_MaxPool(ref image, ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref weights, Weights_conv1_0), part); return;
             // Unit0
-            case 2: Pointwise_g1_24to58_3136px_Relu_P0f081997(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
-            case 3: Depthwise3x3_s2_58ch_56x56(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
-            case 4: Pointwise_g1_58to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2 + 58 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
-            case 5: Depthwise3x3_s2_UpToV512<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
-            case 6: Pointwise_g1_24to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
+            case 1: Pointwise_g1_24to58_3136px_Relu_P0f081997(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_0), part); return;
+            case 2: Depthwise3x3_s2_58ch_56x56(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_3), part); return;
+            case 3: Pointwise_g1_58to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage2 + 58 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch2_5), part); return;
+            case 4: Depthwise3x3_s2_UpToV512<Depthwise3x3_s2_24ch_56x56_P2c6f0fa4_Shape>(ref Unsafe.Add(ref arena, Arena_maxpool), ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_0), part); return;
+            case 5: Pointwise_g1_24to58_784px_Relu(ref Unsafe.Add(ref arena, Arena_stage2 + 116 * 784), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_0_branch1_2), part); return;
             // Unit1
-            case 7: Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
-            case 8: Depthwise3x3_s1_UpToV512<Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
-            case 9: Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
+            case 6: Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_0), part); return;
+            case 7: Depthwise3x3_s1_UpToV512<Depthwise3x3_s1_58ch_28x28_Pebef09f6_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_3), part); return;
+            case 8: Pointwise_g1_58to58_784px_Relu_Pc2c7ab04(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_1_branch2_5), part); return;
             // Unit2
-            case 10: Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_0), part); return;
-            case 11: Depthwise3x3_s1_UpToV512<Depthwise3x3_s1_58ch_28x28_P453785d8_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_3), part); return;
-            case 12: Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_5), part); return;
+            case 9: Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_0), part); return;
+            case 10: Depthwise3x3_s1_UpToV512<Depthwise3x3_s1_58ch_28x28_P453785d8_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_3), part); return;
+            case 11: Pointwise_g1_58to58_784px_Relu_P45d2be92(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_2_branch2_5), part); return;
             // Unit3
-            case 13: Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_0), part); return;
-            case 14: Depthwise3x3_s1_UpToV512<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_3), part); return;
-            case 15: Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_5), part); return;
+            case 12: Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_0), part); return;
+            case 13: Depthwise3x3_s1_UpToV512<Depthwise3x3_s1_58ch_28x28_P6613456f_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_3), part); return;
+            case 14: Pointwise_g1_58to58_784px_Relu_P1270e69b(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref weights, Weights_stage2_3_branch2_5), part); return;
             // Unit4
-            case 16: Pointwise_g1_116to116_784px_Relu_P3d725b02(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
-            case 17: Depthwise3x3_s2_116ch_28x28(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
-            case 18: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3 + 116 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
-            case 19: Depthwise3x3_s2_UpToV256<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
-            case 20: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
+            case 15: Pointwise_g1_116to116_784px_Relu_P3d725b02(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
+            case 16: Depthwise3x3_s2_116ch_28x28(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
+            case 17: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3 + 116 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
+            case 18: Depthwise3x3_s2_UpToV256<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 19: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
             // Unit5
-            case 21: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
-            case 22: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
-            case 23: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
+            case 20: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
+            case 21: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 22: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
             // Unit6
-            case 24: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_0), part); return;
-            case 25: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_3), part); return;
-            case 26: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_5), part); return;
+            case 23: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_0), part); return;
+            case 24: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_3), part); return;
+            case 25: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_5), part); return;
             // Unit7
-            case 27: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_0), part); return;
-            case 28: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_3), part); return;
-            case 29: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_5), part); return;
+            case 26: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_0), part); return;
+            case 27: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_3), part); return;
+            case 28: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_5), part); return;
             // Unit8
-            case 30: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_0), part); return;
-            case 31: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_3), part); return;
-            case 32: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_5), part); return;
+            case 29: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_0), part); return;
+            case 30: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_3), part); return;
+            case 31: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_5), part); return;
             // Unit9
-            case 33: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_0), part); return;
-            case 34: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_3), part); return;
-            case 35: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_5), part); return;
+            case 32: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_0), part); return;
+            case 33: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_3), part); return;
+            case 34: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_5), part); return;
             // Unit10
-            case 36: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_0), part); return;
-            case 37: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_3), part); return;
-            case 38: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_5), part); return;
+            case 35: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_0), part); return;
+            case 36: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_3), part); return;
+            case 37: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_5), part); return;
             // Unit11
-            case 39: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_0), part); return;
-            case 40: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_3), part); return;
-            case 41: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_5), part); return;
+            case 38: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_0), part); return;
+            case 39: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_3), part); return;
+            case 40: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_5), part); return;
             // Unit12
-            case 42: Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_0), part); return;
-            case 43: Depthwise3x3_s2_232ch_14x14(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_3), part); return;
-            case 44: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage4 + 232 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_5), part); return;
-            case 45: Depthwise3x3_s2_UpToAdvSimd<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_0), part); return;
-            case 46: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_2), part); return;
+            case 41: Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_0), part); return;
+            case 42: Depthwise3x3_s2_232ch_14x14(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_3), part); return;
+            case 43: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage4 + 232 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_5), part); return;
+            case 44: Depthwise3x3_s2_UpToAdvSimd<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_0), part); return;
+            case 45: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_2), part); return;
             // Unit13
-            case 47: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_0), part); return;
-            case 48: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_3), part); return;
-            case 49: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_5), part); return;
+            case 46: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_0), part); return;
+            case 47: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_3), part); return;
+            case 48: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_5), part); return;
             // Unit14
-            case 50: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_0), part); return;
-            case 51: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_3), part); return;
-            case 52: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_5), part); return;
+            case 49: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_0), part); return;
+            case 50: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_3), part); return;
+            case 51: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_5), part); return;
             // Unit15
-            case 53: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_0), part); return;
-            case 54: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P4532482a_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_3), part); return;
-            case 55: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_5), part); return;
+            case 52: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_0), part); return;
+            case 53: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P4532482a_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_3), part); return;
+            case 54: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_5), part); return;
             // Head
-            case 56: Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
-            case 57: GlobalAvgPool_1024ch_49px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
-            case 58: Linear_1024to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
+            case 55: Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
+            case 56: GlobalAvgPool_1024ch_49px(ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref arena, Arena_globalpool), part); return;
+            case 57: Linear_1024to1000(ref Unsafe.Add(ref arena, Arena_globalpool), ref Unsafe.Add(ref weights, Weights_fc), ref logits, part); return;
         }
     }
 
-    /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU.</summary>
+    private readonly struct MaxPool3x3_s2_24ch_112x112_Shape : Window3x3_Shape
+    {
+        public static int Channels => 24;
+        public static int InHeight => 112;
+        public static int InWidth => 112;
+        public static int OutHeight => 56;
+        public static int OutWidth => 56;
+        public static int RowsEnd => 56;
+        public static int ColumnsEnd => 56;
+        public static bool Relu => false;
+    }
+
+    /// <summary>3x3 convolution, stride 2, 3 to 24 channels on 224x224, batch norm folded, ReLU, then the 3x3 max pool, stride 2: 2 pool row(s) at a time, the stem's output on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_MaxPool(ref float source, ref float destination, ref float weights, Part part)
     {
-        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_V256(ref source, ref destination, ref weights, part);
-        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref source, ref destination, ref weights, part);
-        else Conv3x3_s2_3to24_224x224_Relu_V128(ref source, ref destination, ref weights, part);
+        if (Vector512.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_V512>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_V256>(ref source, ref destination, ref weights, part);
+        else if (AdvSimd.Arm64.IsSupported) Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_AdvSimd>(ref source, ref destination, ref weights, part);
+        else Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
+    }
+
+    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_3to24_224x224_Relu_MaxPool"/>, 2 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
+    {
+        Span<float> band = stackalloc float[13440];
+        ref float scratch = ref MemoryMarshal.GetReference(band);
+        for (int first = part.Start; first < part.Stop; first += 2)
+        {
+            int end = Math.Min(first + 2, part.Stop);
+            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > part.Start)
+            {
+                for (int c = 0; c < 24; c++)
+                {
+                    band.Slice(c * 560 + 448, 112).CopyTo(band.Slice(c * 560, 112));
+                }
+            }
+            TWidth.Stem(ref source, ref Unsafe.Add(ref scratch, (from - 2 * first + 1) * 112), ref weights, new(from, Math.Min(2 * end, 112)));
+            for (int c = 0; c < 24; c++)
+            {
+                ref float plane = ref Unsafe.Add(ref scratch, c * 560 + 112);
+                ref float output = ref Unsafe.Add(ref destination, c * 3136 + first * 56);
+                TWidth.Pool(ref plane, ref output, 0, Math.Min(end, 1) - first, false, true);
+                TWidth.Pool(ref plane, ref output, Math.Max(first, 1) - first, Math.Min(end, 56) - first, true, true);
+            }
+        }
+    }
+
+    private readonly struct Conv3x3_s2_3to24_224x224_Relu_MaxPool_V512 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to24_224x224_Relu_ToBand_V512(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V512_Band<MaxPool3x3_s2_24ch_112x112_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to24_224x224_Relu_MaxPool_V256 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to24_224x224_Relu_ToBand_V256(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V256_Band<MaxPool3x3_s2_24ch_112x112_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to24_224x224_Relu_MaxPool_AdvSimd : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to24_224x224_Relu_ToBand_AdvSimd(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_AdvSimd_Band<MaxPool3x3_s2_24ch_112x112_Shape>(ref plane, ref output, first, end, above, below);
+    }
+
+    private readonly struct Conv3x3_s2_3to24_224x224_Relu_MaxPool_V128 : Conv3x3_MaxPoolWidth
+    {
+        public static void Stem(ref float source, ref float band, ref float weights, Part part) => Conv3x3_s2_3to24_224x224_Relu_ToBand_V128(ref source, ref band, ref weights, part);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Pool(ref float plane, ref float output, int first, int end, bool above, bool below) => MaxPool3x3_s2_V128_Band<MaxPool3x3_s2_24ch_112x112_Shape>(ref plane, ref output, first, end, above, below);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V512(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_V512(ref float source, ref float destination, ref float weights, Part part)
     {
-        Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref source, ref destination, ref weights, part);
+        Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior8ch_V512(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector512 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>, 8 output channels by 16 columns at a time.</summary>
+    /// <summary>Vector512 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_V512"/>, 8 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior8ch_V512(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
-            int outRow = 0;
+            int outRow = -part.Start * 112;
             for (int c0 = 0; c0 < 24; c0 += 8)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
                 for (int ox = 16; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
                 }
             }
         }
@@ -802,23 +866,23 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int row0 = (oy * 2 - 1) * 224;
             int row1 = (oy * 2) * 224;
             int row2 = (oy * 2 + 1) * 224;
-            int outRow = oy * 112;
+            int outRow = (oy - part.Start) * 112;
             for (int c0 = 0; c0 < 24; c0 += 8)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
                 for (int ox = 16; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
                 }
             }
         }
     }
 
-    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior8ch_V512"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Vector8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector8ch_V512(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
         var acc0 = Vector512.Create(Unsafe.Add(ref blockTaps, 27));
         var acc1 = Vector512.Create(Unsafe.Add(ref blockTaps, 55));
@@ -867,38 +931,38 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
         ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
         Simd.Relu(acc0).StoreUnsafe(ref at);
-        Simd.Relu(acc1).StoreUnsafe(ref at, 12544);
-        Simd.Relu(acc2).StoreUnsafe(ref at, 25088);
-        Simd.Relu(acc3).StoreUnsafe(ref at, 37632);
-        Simd.Relu(acc4).StoreUnsafe(ref at, 50176);
-        Simd.Relu(acc5).StoreUnsafe(ref at, 62720);
-        Simd.Relu(acc6).StoreUnsafe(ref at, 75264);
-        Simd.Relu(acc7).StoreUnsafe(ref at, 87808);
+        Simd.Relu(acc1).StoreUnsafe(ref at, 560);
+        Simd.Relu(acc2).StoreUnsafe(ref at, 1120);
+        Simd.Relu(acc3).StoreUnsafe(ref at, 1680);
+        Simd.Relu(acc4).StoreUnsafe(ref at, 2240);
+        Simd.Relu(acc5).StoreUnsafe(ref at, 2800);
+        Simd.Relu(acc6).StoreUnsafe(ref at, 3360);
+        Simd.Relu(acc7).StoreUnsafe(ref at, 3920);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V256(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        Conv3x3_s2_3to24_224x224_Relu_Interior6ch_V256(ref source, ref destination, ref weights, part);
+        Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu"/>, 6 output channels by 16 columns at a time.</summary>
+    /// <summary>Vector256 interior columns of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_V256"/>, 6 output channels by 16 columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
         if (part.Start <= 0 && 0 < part.Stop)
         {
             int row1 = 0;
             int row2 = 224;
-            int outRow = 0;
+            int outRow = -part.Start * 112;
             for (int c0 = 0; c0 < 24; c0 += 6)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
+                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
                 for (int ox = 16; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
                 }
             }
         }
@@ -907,23 +971,23 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             int row0 = (oy * 2 - 1) * 224;
             int row1 = (oy * 2) * 224;
             int row2 = (oy * 2 + 1) * 224;
-            int outRow = oy * 112;
+            int outRow = (oy - part.Start) * 112;
             for (int c0 = 0; c0 < 24; c0 += 6)
             {
-                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 12544);
+                ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
+                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
                 for (int ox = 16; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
                 }
             }
         }
     }
 
-    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
     {
         var acc0_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
         var acc0_1 = acc0_0;
@@ -976,25 +1040,25 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
         Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref at);
         Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref at, 8);
-        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 12544);
-        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 12552);
-        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 25088);
-        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 25096);
-        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 37632);
-        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 37640);
-        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 50176);
-        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 50184);
-        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 62720);
-        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 62728);
+        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 560);
+        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 568);
+        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 1120);
+        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 1128);
+        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 1680);
+        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 1688);
+        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 2240);
+        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 2248);
+        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 2800);
+        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 2808);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_AdvSimd(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int c = 0; c < 24; c++)
         {
             ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 12544);
+            ref float output = ref Unsafe.Add(ref destination, c * 560);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
@@ -1002,7 +1066,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             {
                 int row1 = 0;
                 int row2 = 224;
-                int outRow = 0;
+                int outRow = -part.Start * 112;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1076,7 +1140,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 int row0 = (oy * 2 - 1) * 224;
                 int row1 = (oy * 2) * 224;
                 int row2 = (oy * 2 + 1) * 224;
-                int outRow = oy * 112;
+                int outRow = (oy - part.Start) * 112;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1165,12 +1229,12 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_V128(ref float source, ref float destination, ref float weights, Part part)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_V128(ref float source, ref float destination, ref float weights, Part part)
     {
         for (int c = 0; c < 24; c++)
         {
             ref float plane = ref source;
-            ref float output = ref Unsafe.Add(ref destination, c * 12544);
+            ref float output = ref Unsafe.Add(ref destination, c * 560);
             ref float taps = ref Unsafe.Add(ref weights, c * 28);
             float bias = Unsafe.Add(ref taps, 27);
             var biasV = Vector128.Create(bias);
@@ -1178,7 +1242,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             {
                 int row1 = 0;
                 int row2 = 224;
-                int outRow = 0;
+                int outRow = -part.Start * 112;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1236,7 +1300,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 int row0 = (oy * 2 - 1) * 224;
                 int row1 = (oy * 2) * 224;
                 int row2 = (oy * 2 + 1) * 224;
-                int outRow = oy * 112;
+                int outRow = (oy - part.Start) * 112;
                 {
                     float acc = bias;
                     for (int ci = 0; ci < 3; ci++)
@@ -1300,28 +1364,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 }
             }
         }
-    }
-
-    private readonly struct MaxPool3x3_s2_24ch_112x112_Shape : Window3x3_Shape
-    {
-        public static int Channels => 24;
-        public static int InHeight => 112;
-        public static int InWidth => 112;
-        public static int OutHeight => 56;
-        public static int OutWidth => 56;
-        public static int RowsEnd => 56;
-        public static int ColumnsEnd => 56;
-        public static bool Relu => false;
-    }
-
-    /// <summary>3x3 max pool, stride 2, 24 channels on 112x112; padded cells never win.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxPool3x3_s2_24ch_112x112(ref float source, ref float destination, Part part)
-    {
-        if (Vector512.IsHardwareAccelerated) MaxPool3x3_s2_V512<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
-        else if (Vector256.IsHardwareAccelerated) MaxPool3x3_s2_V256<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
-        else if (AdvSimd.Arm64.IsSupported) MaxPool3x3_s2_AdvSimd<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
-        else MaxPool3x3_s2_V128<MaxPool3x3_s2_24ch_112x112_Shape>(ref source, ref destination, part);
     }
 
     private readonly struct Pointwise_g1_24to58_3136px_Relu_P0f081997_Shape : Pointwise_Shape
@@ -2716,6 +2758,12 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
+    private interface Conv3x3_MaxPoolWidth
+    {
+        static abstract void Stem(ref float source, ref float band, ref float weights, Part part);
+        static abstract void Pool(ref float plane, ref float output, int first, int end, bool above, bool below);
+    }
+
     /// <summary>
     /// What a 3x3, padding-1 window kernel specializes on: its planes and, of its output, the end of the rows and of the
     /// columns whose three taps all exist (row 0 and column 0 never have theirs above or left; the row or column at
@@ -2771,21 +2819,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: sixteen interior columns per Vector512 (for planes with at least sixteen).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V512<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V512</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -2824,21 +2858,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V256<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -2872,21 +2892,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -2928,21 +2934,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>3x3 max pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            MaxPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="MaxPool3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>MaxPool3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaxPool3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
     {
@@ -3919,7 +3911,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V512</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -3983,7 +3975,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4048,7 +4040,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_AdvSimd"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4121,7 +4113,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4357,7 +4349,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V512"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V512</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V512_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4421,7 +4413,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
@@ -4485,7 +4477,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s1_V128"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
+    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
     {
