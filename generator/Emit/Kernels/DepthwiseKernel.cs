@@ -7,8 +7,8 @@ namespace ShuffleNetGen.Generator.Emit;
 
 /// <summary>
 /// The 3x3 depthwise convolution of a unit's branch, stride 1 or 2: nine broadcast taps per channel stay in registers
-/// for the whole plane. Stride 1 on planes 7 to 31 columns wide adds a Vector256 variant on a zero-padded copy of each
-/// plane (a shared body, so v2's table kernels run it too).
+/// for the whole plane. Outputs 7 to 31 columns wide (stride 1) or 7 to 15 (stride 2) add a Vector256 variant on a
+/// zero-padded copy of each plane (a shared body, so v2's table kernels run it too).
 /// </summary>
 internal sealed class DepthwiseKernel : WindowKernel
 {
@@ -76,6 +76,37 @@ internal sealed class DepthwiseKernel : WindowKernel
         }
     }
 
+    protected override IEnumerable<SharedDefinition> SharedHelpers =>
+        _padded ? new[] { new SharedDefinition(PaddedCopy, EmitPaddedCopy), new SharedDefinition(PaddedSum, EmitPaddedSum) } : System.Array.Empty<SharedDefinition>();
+
+    private static void EmitPaddedCopy(SourceWriter w)
+    {
+        w.Line("/// <summary>Plane <paramref name=\"c\"/> into a buffer of the depthwise zero-padded copies, row y at (y + 1)·(width + 1) + 1.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {PaddedCopy}<TShape>(ref float source, ref float buffer, int c) where TShape : struct, {ShapeInterface}"))
+        {
+            w.Line("int width = TShape.InWidth, stride = TShape.InWidth + 1;");
+            w.Line("ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));");
+            using (w.Open("if (width >= 8)"))
+            {
+                using (w.Open("for (int y = 0; y < TShape.InHeight; y++)"))
+                {
+                    w.Line("ref float from = ref Unsafe.Add(ref plane, y * width);");
+                    w.Line("ref float to = ref Unsafe.Add(ref buffer, y * stride + stride + 1);");
+                    w.Line("for (int x = 0; x < width - 8; x += 8) Vector256.LoadUnsafe(ref from, (nuint)x).StoreUnsafe(ref to, (nuint)x);");
+                    w.Line("Vector256.LoadUnsafe(ref from, (nuint)(width - 8)).StoreUnsafe(ref to, (nuint)(width - 8));");
+                }
+                w.Line("return;");
+            }
+            // Seven columns: a vector per row, whose eighth float (the next row's first pixel) is cleared to the zero
+            // column; the last row is read from one float earlier, so that float is cleared to its left zero column.
+            using (w.Open("for (int y = 0; y < TShape.InHeight - 1; y++)"))
+                w.Line("(Vector256.LoadUnsafe(ref plane, (nuint)(y * 7)) & Vector256.Create(-1, -1, -1, -1, -1, -1, -1, 0).AsSingle()).StoreUnsafe(ref buffer, (nuint)(y * 8 + 9));");
+            w.Line("(Vector256.LoadUnsafe(ref plane, (nuint)(TShape.InHeight * 7 - 8)) & Vector256.Create(0, -1, -1, -1, -1, -1, -1, -1).AsSingle()).StoreUnsafe(ref buffer, (nuint)(TShape.InHeight * 8));");
+        }
+        w.Line();
+    }
+
     protected override bool FromBias => true;
 
     protected override void EmitSharedChannelStart(SourceWriter w) => w.Line("ref float taps = ref Unsafe.Add(ref weights, c * 10);");
@@ -111,29 +142,33 @@ internal sealed class DepthwiseKernel : WindowKernel
     protected override string ScalarWeight(int t, string tapsRef) => $"k{t}";
 
     /// <summary>
-    /// Stride-1 depthwise with Vector256 (x64 without AVX-512, or the next pick after Vector512 where a plane has no
-    /// sixteen interior columns): each plane is copied into a buffer with zero rows above and below and one zero column
-    /// between its rows (the right padding of a row and the left of the next), so every output is nine loads at fixed
-    /// offsets with no edge cases, a row a few overlapping vectors (seven columns: one vector, whose eighth lane the
-    /// next row's store overwrites). A padding tap multiplies a zero into the sum, which leaves it as the edge-split
-    /// bodies leave it by skipping the tap, so the bits are theirs. Measured (--ops, medians of three runs alternated
-    /// with the build before, which ran the edge-split Vector256 and Vector128 bodies): v2 x1.0 28x28 28.3 -> 18.8 us,
-    /// 14x14 18.4 -> 9.8 us, 7x7 16.1 -> 5.8 us; 1x g=3 28x28 28.7 -> 19.4 us, 7x7 16.2 -> 5.8 us, and 14x14 10.8 ->
-    /// 10.1 us against the literal padded copy this replaced.
+    /// Depthwise with Vector256 (x64 without AVX-512, or the next pick after a Vector512 variant): each plane is copied
+    /// into a buffer with zero rows above and below and one zero column between its rows (the right padding of a row
+    /// and the left of the next), so every output is nine loads at fixed offsets (stride 2: de-interleaving ones) with
+    /// no edge cases, a row a few overlapping vectors (seven columns: one vector, whose eighth lane the next row's store
+    /// overwrites). A padding tap multiplies a zero into the sum, which leaves it as the edge-split bodies leave it by
+    /// skipping the tap, so the bits are theirs. Measured (--ops, medians of three runs alternated with the build
+    /// before, which ran the edge-split Vector256 and Vector128 bodies): v2 x1.0 stride 1 28x28 28.3 -> 18.8 us, 14x14
+    /// 18.4 -> 9.8 us, 7x7 16.1 -> 5.8 us; 1x g=3 28x28 28.7 -> 19.4 us, 7x7 16.2 -> 5.8 us, and 14x14 10.8 -> 10.1 us
+    /// against the literal padded copy this replaced. Stride 2: 14x14 16.7 -> 12.9 us (v2) and 17.0 -> 13.0 us (1x),
+    /// 28x28 about even (21.9 -> 21.2, 22.2 -> 21.9 us); 56x56 lost (v2 43.2 -> 50.1, 1x 49.5 -> 57.8 us, medians of
+    /// two runs: the copy of a plane four times its output costs more than the scalar column it saves), so it keeps
+    /// the edge-split body.
     /// </summary>
     private static bool PaddedCopyApplies(WindowOp op, VectorWidths widths) =>
-        op.Stride == 1 && (widths & VectorWidths.Vector256) != 0 && (op.Input.Width == 7 ? op.Input.Height >= 2 : op.Input.Width is >= 8 and < 32)
-        && 2 * ((long)(op.Input.Height + 2) * (op.Input.Width + 1) + 2) <= MaxPaddedFloats;
+        (widths & VectorWidths.Vector256) != 0 && 2 * ((long)(op.Input.Height + 2) * (op.Input.Width + 1) + 4) <= MaxPaddedFloats
+        && (op.Output.Width == 7 ? op.Input.Height >= 2 : op.Output.Width >= 8 && op.Output.Width < (op.Stride == 1 ? 32 : 16));
 
-    private const string PaddedBody = Prefix + "s1_Padded_V256";
+    /// <summary>One body for both strides: a shape's stride is whether its output is as wide as its input.</summary>
+    private const string PaddedBody = Prefix + "Padded_V256";
 
-    private const string PaddedCopy = PaddedBody + "_Copy";
+    private const string PaddedCopy = Prefix + "Padded_V256_Copy";
 
     private const string PaddedSum = PaddedBody + "_Sum";
 
-    private void EmitPaddedBody(SourceWriter w)
+    private static void EmitPaddedBody(SourceWriter w)
     {
-        w.Line($"/// <summary>3x3 depthwise convolution, stride 1, any <see cref=\"{ShapeInterface}\"/> 7 to 31 columns wide: Vector256 on a copy of each plane with zero rows around it and a zero column between rows.</summary>");
+        w.Line($"/// <summary>3x3 depthwise convolution, stride 1 or 2, any <see cref=\"{ShapeInterface}\"/> with 7 to 31 output columns: Vector256 on a copy of each plane with zero rows around it and a zero column between rows.</summary>");
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {PaddedBody}<TShape>(ref float source, ref float destination, ref float weights{RangeParameters}) where TShape : struct, {ShapeInterface}"))
         {
@@ -141,8 +176,8 @@ internal sealed class DepthwiseKernel : WindowKernel
             // Two buffers alternate, and the next plane is copied before the current one is read, so no load waits on a
             // store it straddles. [SkipLocalsInit] may leave the stack dirty: the zero cells are cleared once here, and
             // the copies never write them (but seven columns, whose copy clears each row's eighth float itself).
-            w.Line("int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 2;");
-            w.Line("Span<float> buffers = stackalloc float[2 * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 2)];");
+            w.Line("int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 4;");
+            w.Line("Span<float> buffers = stackalloc float[2 * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 4)];");
             w.Line("ref float first = ref MemoryMarshal.GetReference(buffers);");
             using (w.Open("for (int b = 0; b < 2; b++)"))
             {
@@ -158,17 +193,17 @@ internal sealed class DepthwiseKernel : WindowKernel
                 w.Line($"if (c + 1 < part.Stop) {PaddedCopy}<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);");
                 w.Line("ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));");
                 EmitChannelTaps(w, "Vector256");
-                using (w.Open("for (int oy = 0; oy < TShape.InHeight; oy++)"))
+                using (w.Open("for (int oy = 0; oy < TShape.OutHeight; oy++)"))
                 {
-                    w.Line("ref float row0 = ref Unsafe.Add(ref current, oy * stride);");
+                    w.Line("ref float row0 = ref Unsafe.Add(ref current, (TShape.OutWidth == TShape.InWidth ? 1 : 2) * oy * stride);");
                     w.Line("ref float row1 = ref Unsafe.Add(ref row0, stride);");
                     w.Line("ref float row2 = ref Unsafe.Add(ref row0, 2 * stride);");
-                    w.Line("ref float outputRow = ref Unsafe.Add(ref output, oy * TShape.InWidth);");
+                    w.Line("ref float outputRow = ref Unsafe.Add(ref output, oy * TShape.OutWidth);");
                     // A row's vectors are written out, not looped over (with a loop, 1x g=3's 14x14 took 11.6-13 us against
                     // the literal copy's 8.2 in the same runs); the JIT drops those the width does not reach.
                     string sum = $"{PaddedSum}<TShape>(ref row0, ref row1, ref row2, {{0}}, bias, k0, k1, k2, k3, k4, k5, k6, k7, k8)";
                     w.Line($"var acc = {string.Format(sum, "0")};");
-                    w.Line("if (TShape.InWidth >= 8 || oy < TShape.InHeight - 1) acc.StoreUnsafe(ref outputRow);");
+                    w.Line("if (TShape.OutWidth >= 8 || oy < TShape.OutHeight - 1) acc.StoreUnsafe(ref outputRow);");
                     using (w.Open("else"))
                     {
                         // The last row of seven would put its eighth lane past the plane: lanes 0-3, then 3-6.
@@ -176,42 +211,31 @@ internal sealed class DepthwiseKernel : WindowKernel
                         w.Line("Vector256.Shuffle(acc, Vector256.Create(3, 4, 5, 6, 7, 7, 7, 7)).GetLower().StoreUnsafe(ref outputRow, 3);");
                     }
                     foreach (int x in new[] { 8, 16, 24 })
-                        w.Line($"if (TShape.InWidth > {x}) {string.Format(sum, $"(nuint)Math.Min({x}, TShape.InWidth - 8)")}.StoreUnsafe(ref outputRow, (nuint)Math.Min({x}, TShape.InWidth - 8));");
+                        w.Line($"if (TShape.OutWidth > {x}) {string.Format(sum, $"(nuint)Math.Min({x}, TShape.OutWidth - 8)")}.StoreUnsafe(ref outputRow, (nuint)Math.Min({x}, TShape.OutWidth - 8));");
                 }
             }
         }
         w.Line();
-        w.Line($"/// <summary>Plane <paramref name=\"c\"/> into a buffer of <see cref=\"{PaddedBody}\"/>, row y at (y + 1)·(width + 1) + 1.</summary>");
-        w.Line(KernelSyntax.Inlined);
-        using (w.Open($"private static void {PaddedCopy}<TShape>(ref float source, ref float buffer, int c) where TShape : struct, {ShapeInterface}"))
-        {
-            w.Line("int width = TShape.InWidth, stride = TShape.InWidth + 1;");
-            w.Line("ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));");
-            using (w.Open("if (width >= 8)"))
-            {
-                using (w.Open("for (int y = 0; y < TShape.InHeight; y++)"))
-                {
-                    w.Line("ref float from = ref Unsafe.Add(ref plane, y * width);");
-                    w.Line("ref float to = ref Unsafe.Add(ref buffer, y * stride + stride + 1);");
-                    w.Line("Vector256.LoadUnsafe(ref from).StoreUnsafe(ref to);");
-                    foreach (int x in new[] { 8, 16, 24 })
-                        w.Line($"if (width > {x}) Vector256.LoadUnsafe(ref from, (nuint)Math.Min({x}, width - 8)).StoreUnsafe(ref to, (nuint)Math.Min({x}, width - 8));");
-                }
-                w.Line("return;");
-            }
-            // Seven columns: a vector per row, whose eighth float (the next row's first pixel) is cleared to the zero
-            // column; the last row is read from one float earlier, so that float is cleared to its left zero column.
-            using (w.Open("for (int y = 0; y < TShape.InHeight - 1; y++)"))
-                w.Line("(Vector256.LoadUnsafe(ref plane, (nuint)(y * 7)) & Vector256.Create(-1, -1, -1, -1, -1, -1, -1, 0).AsSingle()).StoreUnsafe(ref buffer, (nuint)(y * 8 + 9));");
-            w.Line("(Vector256.LoadUnsafe(ref plane, (nuint)(TShape.InHeight * 7 - 8)) & Vector256.Create(0, -1, -1, -1, -1, -1, -1, -1).AsSingle()).StoreUnsafe(ref buffer, (nuint)(TShape.InHeight * 8));");
-        }
-        w.Line();
-        w.Line($"/// <summary>Eight outputs of <see cref=\"{PaddedBody}\"/> from column <paramref name=\"at\"/> of three buffer rows.</summary>");
+    }
+
+    private static void EmitPaddedSum(SourceWriter w)
+    {
+        w.Line($"/// <summary>Eight outputs of <see cref=\"{PaddedBody}\"/> from output column <paramref name=\"at\"/> of three buffer rows.</summary>");
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static Vector256<float> {PaddedSum}<TShape>(ref float row0, ref float row1, ref float row2, nuint at, Vector256<float> bias, {string.Join(", ", Enumerable.Range(0, 9).Select(t => $"Vector256<float> k{t}"))}) where TShape : struct, {ShapeInterface}"))
         {
-            EmitNineTaps(w, "Vector256", t => $"ref row{t / 3}, {(t % 3 == 0 ? "at" : $"at + {t % 3}")}");
-            w.Line("return acc;");
+            using (w.Open("if (TShape.OutWidth == TShape.InWidth)"))
+            {
+                EmitNineTaps(w, t => $"Vector256.LoadUnsafe(ref row{t / 3}, {(t % 3 == 0 ? "at" : $"at + {t % 3}")})");
+                w.Line("return acc;");
+            }
+            using (w.Open("else"))
+            {
+                // Input column 2·at − 1 + kx is buffer column 2·at + kx: the left and right taps are the even floats from
+                // 2·at and 2·at + 2, the centre ones the odd floats from 2·at, in SHUFPS's order until the sum is put right.
+                EmitNineTaps(w, t => $"Simd.Load{(t % 3 == 1 ? "Odd" : "Even")}Swizzled256(ref Unsafe.Add(ref row{t / 3}, 2 * at{(t % 3 == 2 ? " + 2" : "")}))");
+                w.Line("return Simd.Unswizzle256(acc);");
+            }
         }
         w.Line();
     }
@@ -226,15 +250,12 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     /// <summary>
     /// <c>acc</c>: the bias and the nine taps in the edge-split bodies' order, each a fused multiply-add of the vector
-    /// loaded from <paramref name="at"/>(t), then the ReLU where the shape has one.
+    /// <paramref name="value"/>(t), then the ReLU where the shape has one.
     /// </summary>
-    private static void EmitNineTaps(SourceWriter w, string vector, System.Func<int, string> at)
+    private static void EmitNineTaps(SourceWriter w, System.Func<int, string> value)
     {
         for (int t = 0; t < 9; t++)
-        {
-            string value = $"{vector}.LoadUnsafe({at(t)})";
-            w.Line(t == 0 ? $"var acc = Simd.MulAdd({value}, k0, bias);" : $"acc = Simd.MulAdd({value}, k{t}, acc);");
-        }
+            w.Line(t == 0 ? $"var acc = Simd.MulAdd({value(t)}, k0, bias);" : $"acc = Simd.MulAdd({value(t)}, k{t}, acc);");
         w.Line("if (TShape.Relu) acc = Simd.Relu(acc);");
     }
 

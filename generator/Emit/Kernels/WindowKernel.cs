@@ -106,8 +106,9 @@ internal abstract class WindowKernel : IKernelEmitter
         }
     }
 
-    /// <summary>A shared body's name after its kind and stride (<c>V512</c>, <c>Padded_V256</c>, …).</summary>
-    private string BodySuffix(string body) => body.Substring($"{KindPrefix}s{Op.Stride}_".Length);
+    /// <summary>A shared body's name after its kind and stride, if it names one (<c>V512</c>, <c>Padded_V256</c>, …).</summary>
+    private string BodySuffix(string body) =>
+        body.Substring(body.StartsWith($"{KindPrefix}s{Op.Stride}_", System.StringComparison.Ordinal) ? $"{KindPrefix}s{Op.Stride}_".Length : KindPrefix.Length);
 
     /// <summary>
     /// Whether a team splits this kernel over its output rows (the stem: a few channels, each reading every input plane)
@@ -189,6 +190,9 @@ internal abstract class WindowKernel : IKernelEmitter
 
     /// <summary>This kind's shared variants for this kernel: picked after a Vector512 edge-split interior, before the narrower ones.</summary>
     protected virtual IEnumerable<SharedVariant> SharedOwnVariants => System.Array.Empty<SharedVariant>();
+
+    /// <summary>What this kernel's shared own variants call, written once per model like them.</summary>
+    protected virtual IEnumerable<SharedDefinition> SharedHelpers => System.Array.Empty<SharedDefinition>();
 
     /// <summary>The variants with a body of the kind's (shared, or the stem's literal ones), in the dispatcher's order.</summary>
     private IEnumerable<SharedVariant> BodyVariants()
@@ -272,6 +276,7 @@ internal abstract class WindowKernel : IKernelEmitter
             var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface), new(EdgesMethod, EmitEdgesMethod) };
             var bodies = BodyVariants().ToList();
             foreach (var body in bodies) shared.Add(new SharedDefinition(body.Body, body.Emit));
+            shared.AddRange(SharedHelpers);
             if (SharedDispatch && bodies.Count > 1)
             {
                 var variants = bodies.Select(v => new KernelVariant(v.Condition, $"{v.Body}<TShape>", v.Label)).ToList();

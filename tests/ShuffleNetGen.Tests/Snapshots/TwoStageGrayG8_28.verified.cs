@@ -490,14 +490,14 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         new("Conv3x3_s1_1to16_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla by element" : "Vector128"),
         new("AvgPool3x3_s2_16ch_28x28_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g1_16to48_784px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_16to48_784px_Shuffle8_Relu_V128"),
-        new("Depthwise3x3_s2_48ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_48ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g8_48to176_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to176_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to176_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_48to176_196px_Relu_V128"),
         new("Pointwise_g8_192to48_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to48_196px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_192to48_196px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s1_48ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Pointwise_g8_48to192_196px_Residual_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_48to192_196px_Residual_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_48to192_196px_Residual_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_48to192_196px_Residual_Relu_V128"),
         new("AvgPool3x3_s2_192ch_14x14_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Pointwise_g8_192to96_196px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_192to96_196px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_192to96_196px_Shuffle8_Relu_V128"),
-        new("Depthwise3x3_s2_96ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_96ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g8_96to192_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_96to192_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_96to192_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_96to192_49px_Relu_V128"),
         new("Pointwise_g8_384to96_49px_Shuffle8_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g8_384to96_49px_Shuffle8_Relu_V128, AdvSimd fmla by element" : "Pointwise_g8_384to96_49px_Shuffle8_Relu_V128"),
         new("Depthwise3x3_s1_96ch_7x7", Vector512.IsHardwareAccelerated ? "Vector512 across rows of a copy with zero rows around it" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
@@ -1744,7 +1744,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void Depthwise3x3_s2_48ch_28x28(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_48ch_28x28_Rows_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_V256<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights, part);
         else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_48ch_28x28_Shape>(ref source, ref destination, ref weights, part);
     }
@@ -1989,7 +1989,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void Depthwise3x3_s1_48ch_14x14(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_48ch_14x14_Flat_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_Padded_V256<Depthwise3x3_s1_48ch_14x14_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<Depthwise3x3_s1_48ch_14x14_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s1_V128<Depthwise3x3_s1_48ch_14x14_Shape>(ref source, ref destination, ref weights, part);
     }
 
@@ -2459,6 +2459,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void Depthwise3x3_s2_96ch_14x14(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_96ch_14x14_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<Depthwise3x3_s2_96ch_14x14_Shape>(ref source, ref destination, ref weights, part);
         else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_96ch_14x14_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_96ch_14x14_Shape>(ref source, ref destination, ref weights, part);
     }
@@ -2698,7 +2699,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
     private static void Depthwise3x3_s1_96ch_7x7(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_96ch_7x7_Flat_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_Padded_V256<Depthwise3x3_s1_96ch_7x7_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<Depthwise3x3_s1_96ch_7x7_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s1_V128<Depthwise3x3_s1_96ch_7x7_Shape>(ref source, ref destination, ref weights, part);
     }
 
@@ -3818,67 +3819,54 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
+    /// <summary>3x3 depthwise convolution, stride 1 or 2, any <see cref="Window3x3_Shape"/> with 7 to 31 output columns: Vector256 on a copy of each plane with zero rows around it and a zero column between rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_Padded_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
+        if (part.Start >= part.Stop) return;
+        int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 4;
+        Span<float> buffers = stackalloc float[2 * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 4)];
+        ref float first = ref MemoryMarshal.GetReference(buffers);
+        for (int b = 0; b < 2; b++)
+        {
+            Span<float> buffer = buffers.Slice(b * length, length);
+            buffer.Slice(0, stride + 1).Clear();
+            for (int r = 2; r <= TShape.InHeight; r++) buffer[r * stride] = 0f;
+            buffer.Slice(stride * (TShape.InHeight + 1)).Clear();
+        }
+        Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, (part.Start & 1) * length), part.Start);
         for (int c = part.Start; c < part.Stop; c++)
         {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float current = ref Unsafe.Add(ref first, (c & 1) * length);
+            if (c + 1 < part.Stop) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <see cref="Depthwise3x3_s2_V256"/>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
-    {
-        Depthwise3x3_s2_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
-        float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0);
-        float k1 = Unsafe.Add(ref taps, 1);
-        float k2 = Unsafe.Add(ref taps, 2);
-        float k3 = Unsafe.Add(ref taps, 3);
-        float k4 = Unsafe.Add(ref taps, 4);
-        float k5 = Unsafe.Add(ref taps, 5);
-        float k6 = Unsafe.Add(ref taps, 6);
-        float k7 = Unsafe.Add(ref taps, 7);
-        float k8 = Unsafe.Add(ref taps, 8);
-        for (int oy = first; oy < end; oy++)
-        {
-            int row0 = above ? (oy * 2 - 1) * TShape.InWidth : 0;
-            int row1 = oy * 2 * TShape.InWidth;
-            int row2 = below ? (oy * 2 + 1) * TShape.InWidth : 0;
-            int outRow = oy * TShape.OutWidth;
-            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 8)
+            var bias = Vector256.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector256.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector256.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector256.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector256.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector256.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector256.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector256.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector256.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector256.Create(Unsafe.Add(ref taps, 8));
+            for (int oy = 0; oy < TShape.OutHeight; oy++)
             {
-                int at = Math.Min(ox, TShape.ColumnsEnd - 8);
-                var acc = Vector256.Create(bias);
-                if (above)
+                ref float row0 = ref Unsafe.Add(ref current, (TShape.OutWidth == TShape.InWidth ? 1 : 2) * oy * stride);
+                ref float row1 = ref Unsafe.Add(ref row0, stride);
+                ref float row2 = ref Unsafe.Add(ref row0, 2 * stride);
+                ref float outputRow = ref Unsafe.Add(ref output, oy * TShape.OutWidth);
+                var acc = Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, 0, bias, k0, k1, k2, k3, k4, k5, k6, k7, k8);
+                if (TShape.OutWidth >= 8 || oy < TShape.OutHeight - 1) acc.StoreUnsafe(ref outputRow);
+                else
                 {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at * 2);
-                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in0, 2)), Vector256.Create(k0), acc);
-                    acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref in0), Vector256.Create(k1), acc);
-                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref in0), Vector256.Create(k2), acc);
+                    acc.GetLower().StoreUnsafe(ref outputRow);
+                    Vector256.Shuffle(acc, Vector256.Create(3, 4, 5, 6, 7, 7, 7, 7)).GetLower().StoreUnsafe(ref outputRow, 3);
                 }
-                ref float in1 = ref Unsafe.Add(ref plane, row1 + at * 2);
-                acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in1, 2)), Vector256.Create(k3), acc);
-                acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref in1), Vector256.Create(k4), acc);
-                acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref in1), Vector256.Create(k5), acc);
-                if (below)
-                {
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at * 2);
-                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Subtract(ref in2, 2)), Vector256.Create(k6), acc);
-                    acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref in2), Vector256.Create(k7), acc);
-                    acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref in2), Vector256.Create(k8), acc);
-                }
-                if (TShape.Relu) acc = Simd.Relu(acc);
-                acc = Simd.Unswizzle256(acc);
-                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
+                if (TShape.OutWidth > 8) Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(8, TShape.OutWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(8, TShape.OutWidth - 8));
+                if (TShape.OutWidth > 16) Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(16, TShape.OutWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(16, TShape.OutWidth - 8));
+                if (TShape.OutWidth > 24) Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(24, TShape.OutWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(24, TShape.OutWidth - 8));
             }
         }
     }
@@ -4020,6 +4008,64 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                     acc.StoreUnsafe(ref output, (nuint)(outRow + at));
                 }
             }
+        }
+    }
+
+    /// <summary>Plane <paramref name="c"/> into a buffer of the depthwise zero-padded copies, row y at (y + 1)·(width + 1) + 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_Padded_V256_Copy<TShape>(ref float source, ref float buffer, int c) where TShape : struct, Window3x3_Shape
+    {
+        int width = TShape.InWidth, stride = TShape.InWidth + 1;
+        ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+        if (width >= 8)
+        {
+            for (int y = 0; y < TShape.InHeight; y++)
+            {
+                ref float from = ref Unsafe.Add(ref plane, y * width);
+                ref float to = ref Unsafe.Add(ref buffer, y * stride + stride + 1);
+                for (int x = 0; x < width - 8; x += 8) Vector256.LoadUnsafe(ref from, (nuint)x).StoreUnsafe(ref to, (nuint)x);
+                Vector256.LoadUnsafe(ref from, (nuint)(width - 8)).StoreUnsafe(ref to, (nuint)(width - 8));
+            }
+            return;
+        }
+        for (int y = 0; y < TShape.InHeight - 1; y++)
+        {
+            (Vector256.LoadUnsafe(ref plane, (nuint)(y * 7)) & Vector256.Create(-1, -1, -1, -1, -1, -1, -1, 0).AsSingle()).StoreUnsafe(ref buffer, (nuint)(y * 8 + 9));
+        }
+        (Vector256.LoadUnsafe(ref plane, (nuint)(TShape.InHeight * 7 - 8)) & Vector256.Create(0, -1, -1, -1, -1, -1, -1, -1).AsSingle()).StoreUnsafe(ref buffer, (nuint)(TShape.InHeight * 8));
+    }
+
+    /// <summary>Eight outputs of <see cref="Depthwise3x3_Padded_V256"/> from output column <paramref name="at"/> of three buffer rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Depthwise3x3_Padded_V256_Sum<TShape>(ref float row0, ref float row1, ref float row2, nuint at, Vector256<float> bias, Vector256<float> k0, Vector256<float> k1, Vector256<float> k2, Vector256<float> k3, Vector256<float> k4, Vector256<float> k5, Vector256<float> k6, Vector256<float> k7, Vector256<float> k8) where TShape : struct, Window3x3_Shape
+    {
+        if (TShape.OutWidth == TShape.InWidth)
+        {
+            var acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at), k0, bias);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at + 1), k1, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at + 2), k2, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at), k3, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at + 1), k4, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at + 2), k5, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at), k6, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at + 1), k7, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at + 2), k8, acc);
+            if (TShape.Relu) acc = Simd.Relu(acc);
+            return acc;
+        }
+        else
+        {
+            var acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row0, 2 * at)), k0, bias);
+            acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Add(ref row0, 2 * at)), k1, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row0, 2 * at + 2)), k2, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row1, 2 * at)), k3, acc);
+            acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Add(ref row1, 2 * at)), k4, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row1, 2 * at + 2)), k5, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row2, 2 * at)), k6, acc);
+            acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Add(ref row2, 2 * at)), k7, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row2, 2 * at + 2)), k8, acc);
+            if (TShape.Relu) acc = Simd.Relu(acc);
+            return Simd.Unswizzle256(acc);
         }
     }
 
@@ -4547,101 +4593,6 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 Unsafe.Add(ref output, outRow + ox) = acc;
             }
         }
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/> 7 to 31 columns wide: Vector256 on a copy of each plane with zero rows around it and a zero column between rows.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_Padded_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        if (part.Start >= part.Stop) return;
-        int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 2;
-        Span<float> buffers = stackalloc float[2 * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 2)];
-        ref float first = ref MemoryMarshal.GetReference(buffers);
-        for (int b = 0; b < 2; b++)
-        {
-            Span<float> buffer = buffers.Slice(b * length, length);
-            buffer.Slice(0, stride + 1).Clear();
-            for (int r = 2; r <= TShape.InHeight; r++) buffer[r * stride] = 0f;
-            buffer.Slice(stride * (TShape.InHeight + 1)).Clear();
-        }
-        Depthwise3x3_s1_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, (part.Start & 1) * length), part.Start);
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float current = ref Unsafe.Add(ref first, (c & 1) * length);
-            if (c + 1 < part.Stop) Depthwise3x3_s1_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            var bias = Vector256.Create(Unsafe.Add(ref taps, 9));
-            var k0 = Vector256.Create(Unsafe.Add(ref taps, 0));
-            var k1 = Vector256.Create(Unsafe.Add(ref taps, 1));
-            var k2 = Vector256.Create(Unsafe.Add(ref taps, 2));
-            var k3 = Vector256.Create(Unsafe.Add(ref taps, 3));
-            var k4 = Vector256.Create(Unsafe.Add(ref taps, 4));
-            var k5 = Vector256.Create(Unsafe.Add(ref taps, 5));
-            var k6 = Vector256.Create(Unsafe.Add(ref taps, 6));
-            var k7 = Vector256.Create(Unsafe.Add(ref taps, 7));
-            var k8 = Vector256.Create(Unsafe.Add(ref taps, 8));
-            for (int oy = 0; oy < TShape.InHeight; oy++)
-            {
-                ref float row0 = ref Unsafe.Add(ref current, oy * stride);
-                ref float row1 = ref Unsafe.Add(ref row0, stride);
-                ref float row2 = ref Unsafe.Add(ref row0, 2 * stride);
-                ref float outputRow = ref Unsafe.Add(ref output, oy * TShape.InWidth);
-                var acc = Depthwise3x3_s1_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, 0, bias, k0, k1, k2, k3, k4, k5, k6, k7, k8);
-                if (TShape.InWidth >= 8 || oy < TShape.InHeight - 1) acc.StoreUnsafe(ref outputRow);
-                else
-                {
-                    acc.GetLower().StoreUnsafe(ref outputRow);
-                    Vector256.Shuffle(acc, Vector256.Create(3, 4, 5, 6, 7, 7, 7, 7)).GetLower().StoreUnsafe(ref outputRow, 3);
-                }
-                if (TShape.InWidth > 8) Depthwise3x3_s1_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(8, TShape.InWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(8, TShape.InWidth - 8));
-                if (TShape.InWidth > 16) Depthwise3x3_s1_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(16, TShape.InWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(16, TShape.InWidth - 8));
-                if (TShape.InWidth > 24) Depthwise3x3_s1_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(24, TShape.InWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(24, TShape.InWidth - 8));
-            }
-        }
-    }
-
-    /// <summary>Plane <paramref name="c"/> into a buffer of <see cref="Depthwise3x3_s1_Padded_V256"/>, row y at (y + 1)·(width + 1) + 1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_Padded_V256_Copy<TShape>(ref float source, ref float buffer, int c) where TShape : struct, Window3x3_Shape
-    {
-        int width = TShape.InWidth, stride = TShape.InWidth + 1;
-        ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-        if (width >= 8)
-        {
-            for (int y = 0; y < TShape.InHeight; y++)
-            {
-                ref float from = ref Unsafe.Add(ref plane, y * width);
-                ref float to = ref Unsafe.Add(ref buffer, y * stride + stride + 1);
-                Vector256.LoadUnsafe(ref from).StoreUnsafe(ref to);
-                if (width > 8) Vector256.LoadUnsafe(ref from, (nuint)Math.Min(8, width - 8)).StoreUnsafe(ref to, (nuint)Math.Min(8, width - 8));
-                if (width > 16) Vector256.LoadUnsafe(ref from, (nuint)Math.Min(16, width - 8)).StoreUnsafe(ref to, (nuint)Math.Min(16, width - 8));
-                if (width > 24) Vector256.LoadUnsafe(ref from, (nuint)Math.Min(24, width - 8)).StoreUnsafe(ref to, (nuint)Math.Min(24, width - 8));
-            }
-            return;
-        }
-        for (int y = 0; y < TShape.InHeight - 1; y++)
-        {
-            (Vector256.LoadUnsafe(ref plane, (nuint)(y * 7)) & Vector256.Create(-1, -1, -1, -1, -1, -1, -1, 0).AsSingle()).StoreUnsafe(ref buffer, (nuint)(y * 8 + 9));
-        }
-        (Vector256.LoadUnsafe(ref plane, (nuint)(TShape.InHeight * 7 - 8)) & Vector256.Create(0, -1, -1, -1, -1, -1, -1, -1).AsSingle()).StoreUnsafe(ref buffer, (nuint)(TShape.InHeight * 8));
-    }
-
-    /// <summary>Eight outputs of <see cref="Depthwise3x3_s1_Padded_V256"/> from column <paramref name="at"/> of three buffer rows.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Depthwise3x3_s1_Padded_V256_Sum<TShape>(ref float row0, ref float row1, ref float row2, nuint at, Vector256<float> bias, Vector256<float> k0, Vector256<float> k1, Vector256<float> k2, Vector256<float> k3, Vector256<float> k4, Vector256<float> k5, Vector256<float> k6, Vector256<float> k7, Vector256<float> k8) where TShape : struct, Window3x3_Shape
-    {
-        var acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at), k0, bias);
-        acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at + 1), k1, acc);
-        acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at + 2), k2, acc);
-        acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at), k3, acc);
-        acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at + 1), k4, acc);
-        acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at + 2), k5, acc);
-        acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at), k6, acc);
-        acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at + 1), k7, acc);
-        acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at + 2), k8, acc);
-        if (TShape.Relu) acc = Simd.Relu(acc);
-        return acc;
     }
 
     /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
