@@ -172,25 +172,28 @@ internal sealed class DepthwiseKernel : WindowKernel
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {PaddedBody}<TShape>(ref float source, ref float destination, ref float weights{RangeParameters}) where TShape : struct, {ShapeInterface}"))
         {
+            // Planes of seven columns alternate two buffers, the next plane copied before the current one is read, so no
+            // load waits on a store it straddles (one buffer measured 5.7 -> 7.2-7.8 us on 7x7); wider planes take one
+            // (two measured slower where the int8 models call this per slot of four channels: the stack clearing of
+            // modules without [SkipLocalsInit] doubles). [SkipLocalsInit] may leave the stack dirty: the zero cells are
+            // cleared once here, and the copies never write them (but seven columns, whose copy clears each row's
+            // eighth float itself).
             w.Line("if (part.Start >= part.Stop) return;");
-            // Two buffers alternate, and the next plane is copied before the current one is read, so no load waits on a
-            // store it straddles. [SkipLocalsInit] may leave the stack dirty: the zero cells are cleared once here, and
-            // the copies never write them (but seven columns, whose copy clears each row's eighth float itself).
-            w.Line("int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 4;");
-            w.Line("Span<float> buffers = stackalloc float[2 * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 4)];");
-            w.Line("ref float first = ref MemoryMarshal.GetReference(buffers);");
-            using (w.Open("for (int b = 0; b < 2; b++)"))
+            w.Line("int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 4, buffers = TShape.InWidth == 7 ? 2 : 1;");
+            w.Line("Span<float> buffer = stackalloc float[(TShape.InWidth == 7 ? 2 : 1) * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 4)];");
+            w.Line("ref float first = ref MemoryMarshal.GetReference(buffer);");
+            using (w.Open("for (int b = 0; b < buffers * length; b += length)"))
             {
-                w.Line("Span<float> buffer = buffers.Slice(b * length, length);");
-                w.Line("buffer.Slice(0, stride + 1).Clear();");
-                w.Line("for (int r = 2; r <= TShape.InHeight; r++) buffer[r * stride] = 0f;");
-                w.Line("buffer.Slice(stride * (TShape.InHeight + 1)).Clear();");
+                w.Line("buffer.Slice(b, stride + 1).Clear();");
+                w.Line("for (int r = 2; r <= TShape.InHeight; r++) buffer[b + r * stride] = 0f;");
+                w.Line("buffer.Slice(b + length - stride - 4, stride + 4).Clear();");
             }
-            w.Line($"{PaddedCopy}<TShape>(ref source, ref Unsafe.Add(ref first, (part.Start & 1) * length), part.Start);");
+            w.Line($"if (buffers == 2) {PaddedCopy}<TShape>(ref source, ref Unsafe.Add(ref first, (part.Start & 1) * length), part.Start);");
             using (w.Open(WorkRange.ChannelLoop))
             {
-                w.Line("ref float current = ref Unsafe.Add(ref first, (c & 1) * length);");
-                w.Line($"if (c + 1 < part.Stop) {PaddedCopy}<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);");
+                w.Line("ref float current = ref Unsafe.Add(ref first, (c & 1) * (buffers - 1) * length);");
+                w.Line($"if (buffers == 1) {PaddedCopy}<TShape>(ref source, ref current, c);");
+                w.Line($"else if (c + 1 < part.Stop) {PaddedCopy}<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);");
                 w.Line("ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));");
                 EmitChannelTaps(w, "Vector256");
                 using (w.Open("for (int oy = 0; oy < TShape.OutHeight; oy++)"))

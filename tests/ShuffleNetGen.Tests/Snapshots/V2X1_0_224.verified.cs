@@ -4412,21 +4412,21 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private static void Depthwise3x3_Padded_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
         if (part.Start >= part.Stop) return;
-        int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 4;
-        Span<float> buffers = stackalloc float[2 * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 4)];
-        ref float first = ref MemoryMarshal.GetReference(buffers);
-        for (int b = 0; b < 2; b++)
+        int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 4, buffers = TShape.InWidth == 7 ? 2 : 1;
+        Span<float> buffer = stackalloc float[(TShape.InWidth == 7 ? 2 : 1) * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 4)];
+        ref float first = ref MemoryMarshal.GetReference(buffer);
+        for (int b = 0; b < buffers * length; b += length)
         {
-            Span<float> buffer = buffers.Slice(b * length, length);
-            buffer.Slice(0, stride + 1).Clear();
-            for (int r = 2; r <= TShape.InHeight; r++) buffer[r * stride] = 0f;
-            buffer.Slice(stride * (TShape.InHeight + 1)).Clear();
+            buffer.Slice(b, stride + 1).Clear();
+            for (int r = 2; r <= TShape.InHeight; r++) buffer[b + r * stride] = 0f;
+            buffer.Slice(b + length - stride - 4, stride + 4).Clear();
         }
-        Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, (part.Start & 1) * length), part.Start);
+        if (buffers == 2) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, (part.Start & 1) * length), part.Start);
         for (int c = part.Start; c < part.Stop; c++)
         {
-            ref float current = ref Unsafe.Add(ref first, (c & 1) * length);
-            if (c + 1 < part.Stop) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);
+            ref float current = ref Unsafe.Add(ref first, (c & 1) * (buffers - 1) * length);
+            if (buffers == 1) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref current, c);
+            else if (c + 1 < part.Stop) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);
             ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
             ref float taps = ref Unsafe.Add(ref weights, c * 10);
             var bias = Vector256.Create(Unsafe.Add(ref taps, 9));
