@@ -1,3 +1,4 @@
+using System;
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -19,6 +20,18 @@ public static class Simd
     {
         if (Fma.IsSupported) return Fma.MultiplyAdd(a, b, addend);
         if (AdvSimd.IsSupported) return AdvSimd.FusedMultiplyAdd(addend, a, b);
+        return a * b + addend;
+    }
+
+    /// <summary>
+    /// <c>a * b + addend</c> on one float, fused exactly where the Vector128 and Vector256 overloads are. A window
+    /// kernel's scalar edge output is then the same chain of roundings as the vector lane (or the zero-padded vector)
+    /// that computes it in another variant, so every variant of a kernel writes the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MulAdd(float a, float b, float addend)
+    {
+        if (Fma.IsSupported || AdvSimd.IsSupported) return MathF.FusedMultiplyAdd(a, b, addend);
         return a * b + addend;
     }
 

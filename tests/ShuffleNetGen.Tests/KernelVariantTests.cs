@@ -63,8 +63,12 @@ public class KernelVariantTests
     [InlineData("StemChannels = 8, StageChannels = new[] { 24, 464, 480 }, Stages = new[] { 1, 2, 1 }, FinalChannels = 64, InputHeight = 224, InputWidth = 224, Classes = 3")] // Vector256 sums of over 200 inputs in parts within 24-pixel chunks: 232 to 232 and 464 to 240 on 14x14
     public void EveryV2VariantMatchesThePortableOne(string arguments) => CompareVariants($"ShuffleNetV2({arguments})");
 
-    /// <summary>The edge-split window bodies, which must match their portable variant exactly.</summary>
-    private static readonly System.Text.RegularExpressions.Regex s_edgeSplitBody = new(@"^(Depthwise3x3|MaxPool3x3|AvgPool3x3)_s\d_(V512|V256|AdvSimd)$");
+    /// <summary>
+    /// The edge-split window bodies, and the depthwise on a zero-padded copy (a padding tap adds a fused zero
+    /// product where they skip the tap, and their scalar edges fuse as the vectors do), which must match their portable
+    /// variant exactly.
+    /// </summary>
+    private static readonly System.Text.RegularExpressions.Regex s_edgeSplitBody = new(@"^(?:Depthwise3x3|MaxPool3x3|AvgPool3x3)_(?:s\d|Padded)_(V512|V256|AdvSimd)$");
 
     /// <summary>A float 1x1 convolution's width variants: each output sums its bias and inputs in the portable variant's order.</summary>
     private static readonly System.Text.RegularExpressions.Regex s_pointwiseBody = new(@"^Pointwise_g\d+_\w+_(V512|V256)$");
@@ -104,7 +108,7 @@ public class KernelVariantTests
                     continue;
                 }
                 // Bit for bit where the width runs in hardware: emulated, Simd.MulAdd multiplies and adds in two roundings.
-                string? exactWidth = s_edgeSplitBody.Match(variant.Method) is { Success: true } body ? body.Groups[2].Value
+                string? exactWidth = s_edgeSplitBody.Match(variant.Method) is { Success: true } body ? body.Groups[1].Value
                     : s_pointwiseBody.Match(variant.Method) is { Success: true } pointwise ? pointwise.Groups[1].Value : null;
                 bool exact = exactWidth switch
                 {

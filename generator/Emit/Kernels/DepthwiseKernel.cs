@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Collections.Generic;
 using ShuffleNetGen.Generator.Helpers;
 using ShuffleNetGen.Generator.Lowering;
@@ -6,21 +7,22 @@ namespace ShuffleNetGen.Generator.Emit;
 
 /// <summary>
 /// The 3x3 depthwise convolution of a unit's branch, stride 1 or 2: nine broadcast taps per channel stay in registers
-/// for the whole plane. Stride 1 on mid-sized planes adds a variant that runs on a zero-padded copy of each plane.
+/// for the whole plane. Outputs 7 to 31 columns wide (stride 1) or 7 to 15 (stride 2) add a Vector256 variant on a
+/// zero-padded copy of each plane (a shared body, so v2's table kernels run it too).
 /// </summary>
 internal sealed class DepthwiseKernel : WindowKernel
 {
-    /// <summary>Padded planes above this many floats (64 KiB of stack) keep the edge-split kernel.</summary>
+    /// <summary>Padded copies above this many floats (64 KiB of stack, both buffers) keep the edge-split kernel.</summary>
     private const int MaxPaddedFloats = 16384;
 
-    private readonly PaddedPlan? _padded;
+    private readonly bool _padded;
 
     private readonly bool _flat;
 
     public DepthwiseKernel(WindowOp op, VectorWidths widths) : base(op, widths)
     {
-        // A table kernel runs the shared bodies only (see WindowKernel.PlaneTables).
-        _padded = PlaneTables ? null : PaddedCopyPlan(op, widths);
+        _padded = PaddedCopyApplies(op, widths);
+        // The flat variant addresses planes as slices, so a table kernel (see WindowKernel.PlaneTables) has none.
         _flat = !PlaneTables && FlatPlaneApplies(op, widths);
     }
 
@@ -58,13 +60,51 @@ internal sealed class DepthwiseKernel : WindowKernel
 
     protected override bool WideDoneByOwnVariant => _flat || RowVectorsApply;
 
-    protected override bool Vector256DoneByOwnVariant => _padded is { Vector: "Vector256" };
+    protected override bool Vector256DoneByOwnVariant => _padded;
 
     protected override void AddOwnVariants(List<KernelVariant> variants)
     {
         if (_flat) variants.Add(new(RuntimeChecks.Vector512Accelerated, FlatMethodName, "Vector512 across rows of a copy with zero rows around it"));
         if (RowVectorsApply) variants.Add(new(RuntimeChecks.Vector512Accelerated, RowVectorsMethodName, "Vector512, a row per vector"));
-        if (_padded is { } plan) variants.Add(new(plan.Condition, PaddedCopyMethodName(plan), plan.Vector + " on a zero-padded copy"));
+    }
+
+    protected override IEnumerable<SharedVariant> SharedOwnVariants
+    {
+        get
+        {
+            if (_padded) yield return new(PaddedBody, RuntimeChecks.Accelerated("Vector256"), "Vector256 on a zero-padded copy", EmitPaddedBody);
+        }
+    }
+
+    protected override IEnumerable<SharedDefinition> SharedHelpers =>
+        _padded ? new[] { new SharedDefinition(PaddedCopy, EmitPaddedCopy), new SharedDefinition(PaddedSum, EmitPaddedSum) } : System.Array.Empty<SharedDefinition>();
+
+    private static void EmitPaddedCopy(SourceWriter w)
+    {
+        w.Line("/// <summary>Plane <paramref name=\"c\"/> into a buffer of the depthwise zero-padded copies, row y at (y + 1)·(width + 1) + 1.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {PaddedCopy}<TShape>(ref float source, ref float buffer, int c) where TShape : struct, {ShapeInterface}"))
+        {
+            w.Line("int width = TShape.InWidth, stride = TShape.InWidth + 1;");
+            w.Line("ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));");
+            using (w.Open("if (width >= 8)"))
+            {
+                using (w.Open("for (int y = 0; y < TShape.InHeight; y++)"))
+                {
+                    w.Line("ref float from = ref Unsafe.Add(ref plane, y * width);");
+                    w.Line("ref float to = ref Unsafe.Add(ref buffer, y * stride + stride + 1);");
+                    w.Line("for (int x = 0; x < width - 8; x += 8) Vector256.LoadUnsafe(ref from, (nuint)x).StoreUnsafe(ref to, (nuint)x);");
+                    w.Line("Vector256.LoadUnsafe(ref from, (nuint)(width - 8)).StoreUnsafe(ref to, (nuint)(width - 8));");
+                }
+                w.Line("return;");
+            }
+            // Seven columns: a vector per row, whose eighth float (the next row's first pixel) is cleared to the zero
+            // column; the last row is read from one float earlier, so that float is cleared to its left zero column.
+            using (w.Open("for (int y = 0; y < TShape.InHeight - 1; y++)"))
+                w.Line("(Vector256.LoadUnsafe(ref plane, (nuint)(y * 7)) & Vector256.Create(-1, -1, -1, -1, -1, -1, -1, 0).AsSingle()).StoreUnsafe(ref buffer, (nuint)(y * 8 + 9));");
+            w.Line("(Vector256.LoadUnsafe(ref plane, (nuint)(TShape.InHeight * 7 - 8)) & Vector256.Create(0, -1, -1, -1, -1, -1, -1, -1).AsSingle()).StoreUnsafe(ref buffer, (nuint)(TShape.InHeight * 8));");
+        }
+        w.Line();
     }
 
     protected override bool FromBias => true;
@@ -89,41 +129,138 @@ internal sealed class DepthwiseKernel : WindowKernel
         for (int t = 0; t < 9; t++) w.Line($"float k{t} = Unsafe.Add(ref taps, {t});");
     }
 
-    protected override string GuardedScalarCombine(string value, string weight) => $"acc += {value} * {weight};";
+    /// <summary>Fused as the vector bodies' taps are (<c>Simd.MulAdd</c>), so an edge pixel has the same bits whichever variant computes it.</summary>
+    protected override string GuardedScalarCombine(string value, string weight) => $"acc = Simd.MulAdd({value}, {weight}, acc);";
 
     protected override string VectorCombine(VectorTaps taps, string value, string weight, int lane) => MultiplyAddTap(taps, value, weight, lane);
 
     protected override string VectorWeight(VectorTaps taps, int t, string tapsRef) => taps.IsWide ? $"{taps.V}.Create(k{t})" : $"k{t}V";
 
-    protected override string ScalarCombine(ScalarTaps taps, string value, string weight) => MultiplyAddTap(taps, value, weight);
+    protected override string ScalarCombine(ScalarTaps taps, string value, string weight) =>
+        $"{(taps.First ? "float acc" : "acc")} = Simd.MulAdd({value}, {weight}, {(taps.First ? "bias" : "acc")});";
 
     protected override string ScalarWeight(int t, string tapsRef) => $"k{t}";
 
-    /// <summary>Vector type, lanes and the runtime check of a stride-1 depthwise kernel that runs on a zero-padded copy.</summary>
-    private sealed record PaddedPlan(string Vector, int Lanes)
+    /// <summary>
+    /// Depthwise with Vector256 (x64 without AVX-512, or the next pick after a Vector512 variant): each plane is copied
+    /// into a buffer with zero rows above and below and one zero column between its rows (the right padding of a row
+    /// and the left of the next), so every output is nine loads at fixed offsets (stride 2: de-interleaving ones) with
+    /// no edge cases, a row a few overlapping vectors (seven columns: one vector, whose eighth lane the next row's store
+    /// overwrites). A padding tap multiplies a zero into the sum, which leaves it as the edge-split bodies leave it by
+    /// skipping the tap, so the bits are theirs. Measured (--ops, medians of three runs alternated with the build
+    /// before, which ran the edge-split Vector256 and Vector128 bodies): v2 x1.0 stride 1 28x28 28.3 -> 18.8 us, 14x14
+    /// 18.4 -> 9.8 us, 7x7 16.1 -> 5.8 us; 1x g=3 28x28 28.7 -> 19.4 us, 7x7 16.2 -> 5.8 us, and 14x14 10.8 -> 10.1 us
+    /// against the literal padded copy this replaced. Stride 2: 14x14 16.7 -> 12.9 us (v2) and 17.0 -> 13.0 us (1x),
+    /// 28x28 about even (21.9 -> 21.2, 22.2 -> 21.9 us); 56x56 lost (v2 43.2 -> 50.1, 1x 49.5 -> 57.8 us, medians of
+    /// two runs: the copy of a plane four times its output costs more than the scalar column it saves), so it keeps
+    /// the edge-split body.
+    /// </summary>
+    private static bool PaddedCopyApplies(WindowOp op, VectorWidths widths) =>
+        (widths & VectorWidths.Vector256) != 0 && 2 * ((long)(op.Input.Height + 2) * (op.Input.Width + 1) + 4) <= MaxPaddedFloats
+        && (op.Output.Width == 7 ? op.Input.Height >= 2 : op.Output.Width >= 8 && op.Output.Width < (op.Stride == 1 ? 32 : 16));
+
+    /// <summary>One body for both strides: a shape's stride is whether its output is as wide as its input.</summary>
+    private const string PaddedBody = Prefix + "Padded_V256";
+
+    private const string PaddedCopy = Prefix + "Padded_V256_Copy";
+
+    private const string PaddedSum = PaddedBody + "_Sum";
+
+    private static void EmitPaddedBody(SourceWriter w)
     {
-        public string Condition => RuntimeChecks.Accelerated(Vector);
+        w.Line($"/// <summary>3x3 depthwise convolution, stride 1 or 2, any <see cref=\"{ShapeInterface}\"/> with 7 to 31 output columns: Vector256 on a copy of each plane with zero rows around it and a zero column between rows.</summary>");
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {PaddedBody}<TShape>(ref float source, ref float destination, ref float weights{RangeParameters}) where TShape : struct, {ShapeInterface}"))
+        {
+            // Planes of seven columns alternate two buffers, the next plane copied before the current one is read, so no
+            // load waits on a store it straddles (one buffer measured 5.7 -> 7.2-7.8 us on 7x7); wider planes take one
+            // (two measured slower where the int8 models call this per slot of four channels: the stack clearing of
+            // modules without [SkipLocalsInit] doubles). [SkipLocalsInit] may leave the stack dirty: the zero cells are
+            // cleared once here, and the copies never write them (but seven columns, whose copy clears each row's
+            // eighth float itself).
+            w.Line("if (part.Start >= part.Stop) return;");
+            w.Line("int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 4, buffers = TShape.InWidth == 7 ? 2 : 1;");
+            w.Line("Span<float> buffer = stackalloc float[(TShape.InWidth == 7 ? 2 : 1) * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 4)];");
+            w.Line("ref float first = ref MemoryMarshal.GetReference(buffer);");
+            using (w.Open("for (int b = 0; b < buffers * length; b += length)"))
+            {
+                w.Line("buffer.Slice(b, stride + 1).Clear();");
+                w.Line("for (int r = 2; r <= TShape.InHeight; r++) buffer[b + r * stride] = 0f;");
+                w.Line("buffer.Slice(b + length - stride - 4, stride + 4).Clear();");
+            }
+            w.Line($"if (buffers == 2) {PaddedCopy}<TShape>(ref source, ref Unsafe.Add(ref first, (part.Start & 1) * length), part.Start);");
+            using (w.Open(WorkRange.ChannelLoop))
+            {
+                w.Line("ref float current = ref Unsafe.Add(ref first, (c & 1) * (buffers - 1) * length);");
+                w.Line($"if (buffers == 1) {PaddedCopy}<TShape>(ref source, ref current, c);");
+                w.Line($"else if (c + 1 < part.Stop) {PaddedCopy}<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);");
+                w.Line("ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));");
+                EmitChannelTaps(w, "Vector256");
+                using (w.Open("for (int oy = 0; oy < TShape.OutHeight; oy++)"))
+                {
+                    w.Line("ref float row0 = ref Unsafe.Add(ref current, (TShape.OutWidth == TShape.InWidth ? 1 : 2) * oy * stride);");
+                    w.Line("ref float row1 = ref Unsafe.Add(ref row0, stride);");
+                    w.Line("ref float row2 = ref Unsafe.Add(ref row0, 2 * stride);");
+                    w.Line("ref float outputRow = ref Unsafe.Add(ref output, oy * TShape.OutWidth);");
+                    // A row's vectors are written out, not looped over (with a loop, 1x g=3's 14x14 took 11.6-13 us against
+                    // the literal copy's 8.2 in the same runs); the JIT drops those the width does not reach.
+                    string sum = $"{PaddedSum}<TShape>(ref row0, ref row1, ref row2, {{0}}, bias, k0, k1, k2, k3, k4, k5, k6, k7, k8)";
+                    w.Line($"var acc = {string.Format(sum, "0")};");
+                    w.Line("if (TShape.OutWidth >= 8 || oy < TShape.OutHeight - 1) acc.StoreUnsafe(ref outputRow);");
+                    using (w.Open("else"))
+                    {
+                        // The last row of seven would put its eighth lane past the plane: lanes 0-3, then 3-6.
+                        w.Line("acc.GetLower().StoreUnsafe(ref outputRow);");
+                        w.Line("Vector256.Shuffle(acc, Vector256.Create(3, 4, 5, 6, 7, 7, 7, 7)).GetLower().StoreUnsafe(ref outputRow, 3);");
+                    }
+                    foreach (int x in new[] { 8, 16, 24 })
+                        w.Line($"if (TShape.OutWidth > {x}) {string.Format(sum, $"(nuint)Math.Min({x}, TShape.OutWidth - 8)")}.StoreUnsafe(ref outputRow, (nuint)Math.Min({x}, TShape.OutWidth - 8));");
+                }
+            }
+        }
+        w.Line();
+    }
+
+    private static void EmitPaddedSum(SourceWriter w)
+    {
+        w.Line($"/// <summary>Eight outputs of <see cref=\"{PaddedBody}\"/> from output column <paramref name=\"at\"/> of three buffer rows.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static Vector256<float> {PaddedSum}<TShape>(ref float row0, ref float row1, ref float row2, nuint at, Vector256<float> bias, {string.Join(", ", Enumerable.Range(0, 9).Select(t => $"Vector256<float> k{t}"))}) where TShape : struct, {ShapeInterface}"))
+        {
+            using (w.Open("if (TShape.OutWidth == TShape.InWidth)"))
+            {
+                EmitNineTaps(w, t => $"Vector256.LoadUnsafe(ref row{t / 3}, {(t % 3 == 0 ? "at" : $"at + {t % 3}")})");
+                w.Line("return acc;");
+            }
+            using (w.Open("else"))
+            {
+                // Input column 2·at − 1 + kx is buffer column 2·at + kx: the left and right taps are the even floats from
+                // 2·at and 2·at + 2, the centre ones the odd floats from 2·at, in SHUFPS's order until the sum is put right.
+                EmitNineTaps(w, t => $"Simd.Load{(t % 3 == 1 ? "Odd" : "Even")}Swizzled256(ref Unsafe.Add(ref row{t / 3}, 2 * at{(t % 3 == 2 ? " + 2" : "")}))");
+                w.Line("return Simd.Unswizzle256(acc);");
+            }
+        }
+        w.Line();
+    }
+
+    /// <summary>Channel <c>c</c>'s bias and nine taps as vectors.</summary>
+    private static void EmitChannelTaps(SourceWriter w, string vector)
+    {
+        w.Line("ref float taps = ref Unsafe.Add(ref weights, c * 10);");
+        w.Line($"var bias = {vector}.Create(Unsafe.Add(ref taps, 9));");
+        for (int t = 0; t < 9; t++) w.Line($"var k{t} = {vector}.Create(Unsafe.Add(ref taps, {t}));");
     }
 
     /// <summary>
-    /// Stride-1 depthwise on x64 with wide vectors: copying each plane into a zero-bordered buffer removes every edge
-    /// case, so a row is a few overlapping vectors of nine FMAs (a 14-wide row: two Vector256) instead of a Vector128
-    /// interior plus scalar edge columns.
-    /// Null where it does not apply (ARM64 and narrower x64 keep the edge-split kernel, and its AdvSimd branches).
+    /// <c>acc</c>: the bias and the nine taps in the edge-split bodies' order, each a fused multiply-add of the vector
+    /// <paramref name="value"/>(t), then the ReLU where the shape has one.
     /// </summary>
-    private static PaddedPlan? PaddedCopyPlan(WindowOp op, VectorWidths widths)
+    private static void EmitNineTaps(SourceWriter w, System.Func<int, string> value)
     {
-        if (op.Stride != 1 || (widths & VectorWidths.Vector256) == 0) return null;
-        int width = op.Input.Width;
-        if ((long)(op.Input.Height + 2) * (width + 2) > MaxPaddedFloats) return null;
-        // Measured on 1x g=3 (--ops, alternating builds): 14x14 planes 12.7 -> 9.3 us per kernel with Vector256;
-        // 28x28 with Vector512 unchanged (17.0 us: a 26-column interior was already two vectors) and 7x7 with
-        // Vector128 slower (9.1 -> 10.0 us), so only planes 8 to 15 columns wide take this path.
-        if (width >= 8 && width < 16) return new PaddedPlan("Vector256", 8);
-        return null;
+        for (int t = 0; t < 9; t++)
+            w.Line(t == 0 ? $"var acc = Simd.MulAdd({value(t)}, k0, bias);" : $"acc = Simd.MulAdd({value(t)}, k{t}, acc);");
+        w.Line("if (TShape.Relu) acc = Simd.Relu(acc);");
     }
-
-    private string PaddedCopyMethodName(PaddedPlan plan) => $"{Name}_PaddedCopy_{plan.Vector.Replace("Vector", "V")}";
 
     private string FlatMethodName => $"{Name}_Flat_V512";
 
@@ -140,64 +277,6 @@ internal sealed class DepthwiseKernel : WindowKernel
     {
         if (RowVectorsApply) EmitRowVectorVariant(w);
         if (_flat) EmitFlatVariant(w);
-        if (_padded is not { } plan) return;
-        var op = Op;
-        int height = op.Input.Height, width = op.Input.Width, paddedWidth = width + 2;
-        string V = plan.Vector;
-        var starts = CoveringStarts(width, plan.Lanes);
-        w.Line($"/// <summary><see cref=\"{Name}\"/> on a zero-bordered copy of each plane, {V} ({plan.Lanes} columns per vector, no edge cases).</summary>");
-        w.Line(KernelSyntax.Optimized);
-        using (w.Open($"private static void {PaddedCopyMethodName(plan)}(ref float source, ref float destination, ref float weights{RangeParameters})"))
-        {
-            // The consumer's module may have [SkipLocalsInit], so stackalloc memory holds whatever was on the stack. The
-            // copies below overwrite the whole interior of every plane, so only the border is cleared, once: the top row
-            // with the first left cell, each right cell with the next row's left cell (adjacent in memory), and the last
-            // right cell with the bottom row.
-            w.Line($"Span<float> paddedPlane = stackalloc float[{(height + 2) * paddedWidth}];");
-            w.Line("ref float padded = ref MemoryMarshal.GetReference(paddedPlane);");
-            w.Line($"paddedPlane.Slice(0, {paddedWidth + 1}).Clear();");
-            using (Loop.Open(w, "y", 1, height))
-            {
-                w.Line($"Unsafe.Add(ref padded, y * {paddedWidth} + {paddedWidth - 1}) = 0f;");
-                w.Line($"Unsafe.Add(ref padded, y * {paddedWidth} + {paddedWidth}) = 0f;");
-            }
-            w.Line($"paddedPlane.Slice({height * paddedWidth + paddedWidth - 1}).Clear();");
-            using (w.Open(WorkRange.ChannelLoop))
-            {
-                w.Line($"ref float plane = ref Unsafe.Add(ref source, c * {InPixels});");
-                w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {OutPixels});");
-                w.Line("ref float taps = ref Unsafe.Add(ref weights, c * 10);");
-                w.Line($"var bias = {V}.Create(Unsafe.Add(ref taps, 9));");
-                for (int t = 0; t < 9; t++) w.Line($"var k{t} = {V}.Create(Unsafe.Add(ref taps, {t}));");
-                using (Loop.Open(w, "y", 0, height))
-                {
-                    w.Line($"ref float from = ref Unsafe.Add(ref plane, y * {width});");
-                    w.Line($"ref float to = ref Unsafe.Add(ref padded, y * {paddedWidth} + {paddedWidth + 1});");
-                    foreach (int x in starts) w.Line($"{V}.LoadUnsafe(ref from, {x}).StoreUnsafe(ref to, {x});");
-                }
-                using (Loop.Open(w, "oy", 0, height))
-                {
-                    w.Line($"ref float row0 = ref Unsafe.Add(ref padded, oy * {paddedWidth});");
-                    w.Line($"ref float row1 = ref Unsafe.Add(ref row0, {paddedWidth});");
-                    w.Line($"ref float row2 = ref Unsafe.Add(ref row0, {2 * paddedWidth});");
-                    w.Line($"ref float outputRow = ref Unsafe.Add(ref output, oy * {width});");
-                    foreach (int x in starts)
-                    {
-                        using (w.OpenScope())
-                        {
-                            for (int t = 0; t < 9; t++)
-                            {
-                                string value = $"{V}.LoadUnsafe(ref row{t / 3}, {x + t % 3})";
-                                w.Line(t == 0 ? $"var acc = Simd.MulAdd({value}, k0, bias);" : $"acc = Simd.MulAdd({value}, k{t}, acc);");
-                            }
-                            if (op.Relu) w.Line("acc = Simd.Relu(acc);");
-                            w.Line($"acc.StoreUnsafe(ref outputRow, {x});");
-                        }
-                    }
-                }
-            }
-        }
-        w.Line();
     }
 
     /// <summary>

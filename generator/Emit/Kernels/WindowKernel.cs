@@ -18,7 +18,8 @@ namespace ShuffleNetGen.Generator.Emit;
 /// pointwise tiles are: a plane is a top row (no row above it), the full rows, and a bottom row when its lower taps
 /// are padding, each band of rows a call of one inlined method with those facts as constants. The stem convolution, one
 /// per model, splits its rows and columns at generation time instead. A kind's own variants (row vectors, flat planes,
-/// zero-padded copies, the blocked stem) are methods of the kernel, named by their width.
+/// the blocked stem) are methods of the kernel, named by their width; those it shares (the depthwise zero-padded copy)
+/// are generic bodies like the edge-split ones, so table kernels run them too.
 /// </remarks>
 internal abstract class WindowKernel : IKernelEmitter
 {
@@ -100,10 +101,14 @@ internal abstract class WindowKernel : IKernelEmitter
     {
         get
         {
-            var interiors = EdgeSplitVariants().Select(v => v.Item1).ToList();
-            return interiors.Count == 1 ? SharedBody(interiors[0]) : $"{KindPrefix}s{Op.Stride}_UpTo{Suffix(interiors[0])}";
+            var bodies = BodyVariants().ToList();
+            return bodies.Count == 1 ? bodies[0].Body : $"{KindPrefix}s{Op.Stride}_UpTo{BodySuffix(bodies[0].Body)}";
         }
     }
+
+    /// <summary>A shared body's name after its kind and stride, if it names one (<c>V512</c>, <c>Padded_V256</c>, …).</summary>
+    private string BodySuffix(string body) =>
+        body.Substring(body.StartsWith($"{KindPrefix}s{Op.Stride}_", System.StringComparison.Ordinal) ? $"{KindPrefix}s{Op.Stride}_".Length : KindPrefix.Length);
 
     /// <summary>
     /// Whether a team splits this kernel over its output rows (the stem: a few channels, each reading every input plane)
@@ -171,9 +176,37 @@ internal abstract class WindowKernel : IKernelEmitter
         {
             var variants = new List<KernelVariant>();
             AddOwnVariants(variants);
-            foreach (var (interior, condition, label) in EdgeSplitVariants())
-                variants.Add(new KernelVariant(condition, EdgeSplitMethod(interior), label));
+            foreach (var body in BodyVariants())
+                variants.Add(new KernelVariant(body.Condition, SharedBodies ? $"{body.Body}<{ShapeName}>" : body.Body, body.Label));
             return variants;
+        }
+    }
+
+    /// <summary>
+    /// A variant of this kind that is a generic body shared like the edge-split ones, so a table kernel runs it too:
+    /// its name, the check it is picked under, what <c>KernelPaths</c> reports, and how it is written (once per model).
+    /// </summary>
+    protected sealed record SharedVariant(string Body, string? Condition, string Label, System.Action<SourceWriter> Emit);
+
+    /// <summary>This kind's shared variants for this kernel: picked after a Vector512 edge-split interior, before the narrower ones.</summary>
+    protected virtual IEnumerable<SharedVariant> SharedOwnVariants => System.Array.Empty<SharedVariant>();
+
+    /// <summary>What this kernel's shared own variants call, written once per model like them.</summary>
+    protected virtual IEnumerable<SharedDefinition> SharedHelpers => System.Array.Empty<SharedDefinition>();
+
+    /// <summary>The variants with a body of the kind's (shared, or the stem's literal ones), in the dispatcher's order.</summary>
+    private IEnumerable<SharedVariant> BodyVariants()
+    {
+        bool ownAdded = !SharedBodies;
+        foreach (var (interior, condition, label) in EdgeSplitVariants())
+        {
+            if (!ownAdded && interior != Interior.Vector512)
+            {
+                foreach (var own in SharedOwnVariants) yield return own;
+                ownAdded = true;
+            }
+            var body = interior;
+            yield return new SharedVariant(SharedBodies ? SharedBody(interior) : $"{Name}_{Suffix(interior)}", condition, label, w => EmitSharedBody(w, body));
         }
     }
 
@@ -207,9 +240,6 @@ internal abstract class WindowKernel : IKernelEmitter
 
     private string SharedBody(Interior interior) => $"{KindPrefix}s{Op.Stride}_{Suffix(interior)}";
 
-    private string EdgeSplitMethod(Interior interior) =>
-        SharedBodies ? $"{SharedBody(interior)}<{ShapeName}>" : $"{Name}_{Suffix(interior)}";
-
     public string PathExpression => KernelSyntax.ChoosePath(Variants);
 
     /// <summary>The struct whose literals the shared bodies specialize on.</summary>
@@ -218,7 +248,7 @@ internal abstract class WindowKernel : IKernelEmitter
     public void EmitMethods(SourceWriter w)
     {
         if (SharedBodies) EmitShape(w);
-        if (SharedDispatch && Variants.Count != EdgeSplitVariants().Count()) throw new System.InvalidOperationException("A table kernel runs the shared bodies only.");
+        if (SharedDispatch && Variants.Count != BodyVariants().Count()) throw new System.InvalidOperationException("A table kernel runs the shared bodies only.");
         if (!SharedDispatch && OwnDispatcher) KernelSyntax.EmitDispatcher(w, Summary, $"{Name}({Parameters})", Arguments, Variants);
         EmitOwnVariantMethods(w);
         if (!SharedBodies)
@@ -247,19 +277,21 @@ internal abstract class WindowKernel : IKernelEmitter
         {
             if (!SharedBodies) return SharedDefinition.None;
             var shared = new List<SharedDefinition> { new(ShapeInterface, EmitShapeInterface), new(EdgesMethod, EmitEdgesMethod) };
-            var interiors = new List<(Interior, string?, string)>(EdgeSplitVariants());
-            foreach (var (interior, _, _) in interiors)
+            var bodies = BodyVariants().ToList();
+            foreach (var body in bodies) shared.Add(new SharedDefinition(body.Body, body.Emit));
+            // Each edge-split body's band is a definition of its own: the fused stem step calls the pool's bands alone.
+            foreach (var (interior, _, _) in EdgeSplitVariants())
             {
-                var body = interior;
-                shared.Add(new SharedDefinition(SharedBody(body), w => EmitSharedBody(w, body)));
-                shared.Add(new SharedDefinition(SharedBody(body) + "_Band", w => EmitSharedBand(w, body)));
+                var bandOf = interior;
+                shared.Add(new SharedDefinition(SharedBody(bandOf) + "_Band", w => EmitSharedBand(w, bandOf)));
             }
-            if (SharedDispatch && interiors.Count > 1)
+            shared.AddRange(SharedHelpers);
+            if (SharedDispatch && bodies.Count > 1)
             {
-                var variants = interiors.Select(v => new KernelVariant(v.Item2, $"{SharedBody(v.Item1)}<TShape>", v.Item3)).ToList();
-                string picks = string.Join(", else ", interiors.Select(v => v.Item2 is null ? Suffix(v.Item1) : $"{Suffix(v.Item1)} where {v.Item2.Replace(".IsHardwareAccelerated", " is accelerated").Replace(".IsSupported", "")}"));
+                var variants = bodies.Select(v => new KernelVariant(v.Condition, $"{v.Body}<TShape>", v.Label)).ToList();
+                string picks = string.Join(", else ", bodies.Select(v => v.Condition is null ? BodySuffix(v.Body) : $"{BodySuffix(v.Body)} where {v.Condition.Replace(".IsHardwareAccelerated", " is accelerated").Replace(".IsSupported", "")}"));
                 shared.Add(new SharedDefinition(SharedDispatcherName, w => KernelSyntax.EmitDispatcher(w,
-                    $"The {Summary.Split(',')[0]}, stride {Op.Stride}, of table kernels whose widest interior is {Suffix(interiors[0].Item1)}: {picks}.",
+                    $"The {Summary.Split(',')[0]}, stride {Op.Stride}, of table kernels whose widest variant is {BodySuffix(bodies[0].Body)}: {picks}.",
                     $"{SharedDispatcherName}<TShape>({Parameters}) where TShape : struct, {ShapeInterface}", Arguments, variants)));
             }
             return shared;

@@ -831,7 +831,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         new("AvgPool3x3_s2_6ch_16x16_Relu", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp+uzp2" : "Vector128"),
         new("Quantize_g1_6ch_256px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g1_6to15_256px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g1_6to15_256px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
-        new("Depthwise3x3_s2_15ch_16x16_PacksSlots5", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_15ch_16x16_PacksSlots5", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Int8Pointwise_g3_15to54_64px_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_15to54_64px_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_15to54_64px_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_15to54_64px_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_15to54_64px_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_15to54_64px_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
         new("Quantize_g3_60ch_64px", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar"),
         new("Int8Pointwise_g3_60to15_64px_Shuffle3_Relu", global::ShuffleNetGen.Kernels.Int8Family.Zmm ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V512, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath512 : global::ShuffleNetGen.Kernels.Int8Family.YmmVnni ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256Vnni, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::ShuffleNetGen.Kernels.Int8Family.Ymm ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V256, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath256 : global::System.Runtime.Intrinsics.Arm.Dp.IsSupported && global::ShuffleNetGen.Kernels.Int8Family.SdotAllowed ? "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, Dp sdot by element; " + global::ShuffleNetGen.Kernels.Int8Family.Description : "Int8Pointwise_g3_60to15_64px_Shuffle3_Relu_V128, " + global::ShuffleNetGen.Kernels.Int8Simd.DotPath128),
@@ -1810,6 +1810,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Depthwise3x3_s2_15ch_16x16(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_15ch_16x16_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights, part);
         else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_15ch_16x16_Shape>(ref source, ref destination, ref weights, part);
     }
@@ -2192,7 +2193,7 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
     private static void Depthwise3x3_s1_15ch_8x8(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_15ch_8x8_Flat_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<Depthwise3x3_s1_15ch_8x8_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s1_V128<Depthwise3x3_s1_15ch_8x8_Shape>(ref source, ref destination, ref weights, part);
     }
 
@@ -2286,62 +2287,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 right = Simd.MulAdd(Vector512.LoadUnsafe(ref current, 66), k8, right);
                 var acc = centre + (left & Vector512.Create(0, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1).AsSingle()) + (right & Vector512.Create(-1, -1, -1, -1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, 0).AsSingle());
                 acc.StoreUnsafe(ref output, 48);
-            }
-        }
-    }
-
-    /// <summary><see cref="Depthwise3x3_s1_15ch_8x8"/> on a zero-bordered copy of each plane, Vector256 (8 columns per vector, no edge cases).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_15ch_8x8_PaddedCopy_V256(ref float source, ref float destination, ref float weights, Part part)
-    {
-        Span<float> paddedPlane = stackalloc float[100];
-        ref float padded = ref MemoryMarshal.GetReference(paddedPlane);
-        paddedPlane.Slice(0, 11).Clear();
-        for (int y = 1; y < 8; y++)
-        {
-            Unsafe.Add(ref padded, y * 10 + 9) = 0f;
-            Unsafe.Add(ref padded, y * 10 + 10) = 0f;
-        }
-        paddedPlane.Slice(89).Clear();
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, c * 64);
-            ref float output = ref Unsafe.Add(ref destination, c * 64);
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            var bias = Vector256.Create(Unsafe.Add(ref taps, 9));
-            var k0 = Vector256.Create(Unsafe.Add(ref taps, 0));
-            var k1 = Vector256.Create(Unsafe.Add(ref taps, 1));
-            var k2 = Vector256.Create(Unsafe.Add(ref taps, 2));
-            var k3 = Vector256.Create(Unsafe.Add(ref taps, 3));
-            var k4 = Vector256.Create(Unsafe.Add(ref taps, 4));
-            var k5 = Vector256.Create(Unsafe.Add(ref taps, 5));
-            var k6 = Vector256.Create(Unsafe.Add(ref taps, 6));
-            var k7 = Vector256.Create(Unsafe.Add(ref taps, 7));
-            var k8 = Vector256.Create(Unsafe.Add(ref taps, 8));
-            for (int y = 0; y < 8; y++)
-            {
-                ref float from = ref Unsafe.Add(ref plane, y * 8);
-                ref float to = ref Unsafe.Add(ref padded, y * 10 + 11);
-                Vector256.LoadUnsafe(ref from, 0).StoreUnsafe(ref to, 0);
-            }
-            for (int oy = 0; oy < 8; oy++)
-            {
-                ref float row0 = ref Unsafe.Add(ref padded, oy * 10);
-                ref float row1 = ref Unsafe.Add(ref row0, 10);
-                ref float row2 = ref Unsafe.Add(ref row0, 20);
-                ref float outputRow = ref Unsafe.Add(ref output, oy * 8);
-                {
-                    var acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 0), k0, bias);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 1), k1, acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, 2), k2, acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 0), k3, acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 1), k4, acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, 2), k5, acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 0), k6, acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 1), k7, acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, 2), k8, acc);
-                    acc.StoreUnsafe(ref outputRow, 0);
-                }
             }
         }
     }
@@ -4078,6 +4023,20 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
+    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
+            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
+        }
+    }
+
     /// <summary>Output rows [first, end) of one plane of <c>AvgPool3x3_s2_AdvSimd</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AvgPool3x3_s2_AdvSimd_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below) where TShape : struct, Window3x3_Shape
@@ -4118,20 +4077,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 if (TShape.Relu) acc = Simd.Relu(acc);
                 acc.StoreUnsafe(ref output, (nuint)(outRow + at));
             }
-        }
-    }
-
-    /// <summary>3x3 average pool, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPool3x3_s2_V128<TShape>(ref float source, ref float destination, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1);
-            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true);
-            AvgPool3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false);
         }
     }
 
@@ -5681,21 +5626,73 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 float acc = bias;
                 if (above)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox * 2 - 1), k0, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox * 2), k1, acc);
+                    if (ox * 2 + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox * 2 + 1), k2, acc);
                 }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox * 2 - 1), k3, acc);
+                acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox * 2), k4, acc);
+                if (ox * 2 + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox * 2 + 1), k5, acc);
                 if (below)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox * 2 - 1), k6, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox * 2), k7, acc);
+                    if (ox * 2 + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox * 2 + 1), k8, acc);
                 }
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1 or 2, any <see cref="Window3x3_Shape"/> with 7 to 31 output columns: Vector256 on a copy of each plane with zero rows around it and a zero column between rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_Padded_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        if (part.Start >= part.Stop) return;
+        int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 4, buffers = TShape.InWidth == 7 ? 2 : 1;
+        Span<float> buffer = stackalloc float[(TShape.InWidth == 7 ? 2 : 1) * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 4)];
+        ref float first = ref MemoryMarshal.GetReference(buffer);
+        for (int b = 0; b < buffers * length; b += length)
+        {
+            buffer.Slice(b, stride + 1).Clear();
+            for (int r = 2; r <= TShape.InHeight; r++) buffer[b + r * stride] = 0f;
+            buffer.Slice(b + length - stride - 4, stride + 4).Clear();
+        }
+        if (buffers == 2) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, (part.Start & 1) * length), part.Start);
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float current = ref Unsafe.Add(ref first, (c & 1) * (buffers - 1) * length);
+            if (buffers == 1) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref current, c);
+            else if (c + 1 < part.Stop) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector256.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector256.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector256.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector256.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector256.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector256.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector256.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector256.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector256.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector256.Create(Unsafe.Add(ref taps, 8));
+            for (int oy = 0; oy < TShape.OutHeight; oy++)
+            {
+                ref float row0 = ref Unsafe.Add(ref current, (TShape.OutWidth == TShape.InWidth ? 1 : 2) * oy * stride);
+                ref float row1 = ref Unsafe.Add(ref row0, stride);
+                ref float row2 = ref Unsafe.Add(ref row0, 2 * stride);
+                ref float outputRow = ref Unsafe.Add(ref output, oy * TShape.OutWidth);
+                var acc = Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, 0, bias, k0, k1, k2, k3, k4, k5, k6, k7, k8);
+                if (TShape.OutWidth >= 8 || oy < TShape.OutHeight - 1) acc.StoreUnsafe(ref outputRow);
+                else
+                {
+                    acc.GetLower().StoreUnsafe(ref outputRow);
+                    Vector256.Shuffle(acc, Vector256.Create(3, 4, 5, 6, 7, 7, 7, 7)).GetLower().StoreUnsafe(ref outputRow, 3);
+                }
+                if (TShape.OutWidth > 8) Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(8, TShape.OutWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(8, TShape.OutWidth - 8));
+                if (TShape.OutWidth > 16) Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(16, TShape.OutWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(16, TShape.OutWidth - 8));
+                if (TShape.OutWidth > 24) Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(24, TShape.OutWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(24, TShape.OutWidth - 8));
             }
         }
     }
@@ -5712,6 +5709,21 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
             Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
         }
     }
 
@@ -5773,21 +5785,6 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
     /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V128</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V128_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
@@ -5837,6 +5834,64 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                     acc.StoreUnsafe(ref output, (nuint)(outRow + at));
                 }
             }
+        }
+    }
+
+    /// <summary>Plane <paramref name="c"/> into a buffer of the depthwise zero-padded copies, row y at (y + 1)·(width + 1) + 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_Padded_V256_Copy<TShape>(ref float source, ref float buffer, int c) where TShape : struct, Window3x3_Shape
+    {
+        int width = TShape.InWidth, stride = TShape.InWidth + 1;
+        ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+        if (width >= 8)
+        {
+            for (int y = 0; y < TShape.InHeight; y++)
+            {
+                ref float from = ref Unsafe.Add(ref plane, y * width);
+                ref float to = ref Unsafe.Add(ref buffer, y * stride + stride + 1);
+                for (int x = 0; x < width - 8; x += 8) Vector256.LoadUnsafe(ref from, (nuint)x).StoreUnsafe(ref to, (nuint)x);
+                Vector256.LoadUnsafe(ref from, (nuint)(width - 8)).StoreUnsafe(ref to, (nuint)(width - 8));
+            }
+            return;
+        }
+        for (int y = 0; y < TShape.InHeight - 1; y++)
+        {
+            (Vector256.LoadUnsafe(ref plane, (nuint)(y * 7)) & Vector256.Create(-1, -1, -1, -1, -1, -1, -1, 0).AsSingle()).StoreUnsafe(ref buffer, (nuint)(y * 8 + 9));
+        }
+        (Vector256.LoadUnsafe(ref plane, (nuint)(TShape.InHeight * 7 - 8)) & Vector256.Create(0, -1, -1, -1, -1, -1, -1, -1).AsSingle()).StoreUnsafe(ref buffer, (nuint)(TShape.InHeight * 8));
+    }
+
+    /// <summary>Eight outputs of <see cref="Depthwise3x3_Padded_V256"/> from output column <paramref name="at"/> of three buffer rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Depthwise3x3_Padded_V256_Sum<TShape>(ref float row0, ref float row1, ref float row2, nuint at, Vector256<float> bias, Vector256<float> k0, Vector256<float> k1, Vector256<float> k2, Vector256<float> k3, Vector256<float> k4, Vector256<float> k5, Vector256<float> k6, Vector256<float> k7, Vector256<float> k8) where TShape : struct, Window3x3_Shape
+    {
+        if (TShape.OutWidth == TShape.InWidth)
+        {
+            var acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at), k0, bias);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at + 1), k1, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at + 2), k2, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at), k3, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at + 1), k4, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at + 2), k5, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at), k6, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at + 1), k7, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at + 2), k8, acc);
+            if (TShape.Relu) acc = Simd.Relu(acc);
+            return acc;
+        }
+        else
+        {
+            var acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row0, 2 * at)), k0, bias);
+            acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Add(ref row0, 2 * at)), k1, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row0, 2 * at + 2)), k2, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row1, 2 * at)), k3, acc);
+            acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Add(ref row1, 2 * at)), k4, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row1, 2 * at + 2)), k5, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row2, 2 * at)), k6, acc);
+            acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Add(ref row2, 2 * at)), k7, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row2, 2 * at + 2)), k8, acc);
+            if (TShape.Relu) acc = Simd.Relu(acc);
+            return Simd.Unswizzle256(acc);
         }
     }
 
@@ -6523,18 +6578,18 @@ public partial class Small025xG3_64_Int8 : global::ShuffleNetGen.IShuffleNetMode
                 float acc = bias;
                 if (above)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
-                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox - 1), k0, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox), k1, acc);
+                    if (ox + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox + 1), k2, acc);
                 }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
+                if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox - 1), k3, acc);
+                acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox), k4, acc);
+                if (ox + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox + 1), k5, acc);
                 if (below)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
-                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox - 1), k6, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox), k7, acc);
+                    if (ox + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox + 1), k8, acc);
                 }
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;

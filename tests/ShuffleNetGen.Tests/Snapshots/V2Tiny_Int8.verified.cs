@@ -3273,18 +3273,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 float acc = bias;
                 if (above)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox * 2 - 1), k0, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox * 2), k1, acc);
+                    if (ox * 2 + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox * 2 + 1), k2, acc);
                 }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox * 2 - 1), k3, acc);
+                acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox * 2), k4, acc);
+                if (ox * 2 + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox * 2 + 1), k5, acc);
                 if (below)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox * 2 - 1), k6, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox * 2), k7, acc);
+                    if (ox * 2 + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox * 2 + 1), k8, acc);
                 }
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
@@ -3520,18 +3520,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
                 float acc = bias;
                 if (above)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
-                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox - 1), k0, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox), k1, acc);
+                    if (ox + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox + 1), k2, acc);
                 }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
+                if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox - 1), k3, acc);
+                acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox), k4, acc);
+                if (ox + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox + 1), k5, acc);
                 if (below)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
-                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox - 1), k6, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox), k7, acc);
+                    if (ox + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox + 1), k8, acc);
                 }
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;

@@ -602,19 +602,19 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         new("Depthwise3x3_s2_24ch_56x56_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_24to58_784px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_24to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_24to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_24to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_24to58_784px_Relu_V128"),
         new("Pointwise_g1_58to58_784px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_58to58_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_58to58_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_58to58_784px_Relu_V128"),
-        new("Depthwise3x3_s1_58ch_28x28_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "Vector128"),
+        new("Depthwise3x3_s1_58ch_28x28_Planes", Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Pointwise_g1_116to116_784px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_784px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_784px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_784px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_784px_Relu_V128"),
-        new("Depthwise3x3_s2_116ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_116ch_28x28", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_116to116_196px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_196px_Relu_V128"),
-        new("Depthwise3x3_s2_116ch_28x28_Planes", Vector256.IsHardwareAccelerated ? "Vector256" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_116ch_28x28_Planes", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_116to116_196px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_116to116_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_116to116_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_116to116_196px_Relu_V128"),
-        new("Depthwise3x3_s1_116ch_14x14_Planes", Vector256.IsHardwareAccelerated ? "Vector256" : "Vector128"),
+        new("Depthwise3x3_s1_116ch_14x14_Planes", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Pointwise_g1_232to232_196px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_232to232_196px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_232to232_196px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_232to232_196px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_232to232_196px_Relu_V128"),
-        new("Depthwise3x3_s2_232ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_232ch_14x14", Vector512.IsHardwareAccelerated ? "Vector512, a row per vector" : Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_232to232_49px_Relu", Vector512.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_232to232_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_232to232_49px_Relu_V128"),
-        new("Depthwise3x3_s2_232ch_14x14_Planes", AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
+        new("Depthwise3x3_s2_232ch_14x14_Planes", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd uzp1/uzp2, fmla" : "Vector128"),
         new("Pointwise_g1_232to232_49px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_232to232_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_232to232_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_232to232_49px_Relu_V128"),
-        new("Depthwise3x3_s1_232ch_7x7_Planes", "Vector128"),
+        new("Depthwise3x3_s1_232ch_7x7_Planes", Vector256.IsHardwareAccelerated ? "Vector256 on a zero-padded copy" : "Vector128"),
         new("Pointwise_g1_464to1024_49px_Relu_Planes", Vector512.IsHardwareAccelerated ? "Pointwise_g1_464to1024_49px_Relu_V512" : Vector256.IsHardwareAccelerated ? "Pointwise_g1_464to1024_49px_Relu_V256" : AdvSimd.Arm64.IsSupported ? "Pointwise_g1_464to1024_49px_Relu_V128, AdvSimd fmla by element" : "Pointwise_g1_464to1024_49px_Relu_V128"),
         new("GlobalAvgPool_1024ch_49px", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd faddp" : "Vector128"),
         new("Linear_1024to1000", Vector512.IsHardwareAccelerated ? "Vector512" : AdvSimd.Arm64.IsSupported ? "Vector128, AdvSimd fmla, faddp" : "Vector128"),
@@ -702,53 +702,53 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             case 15: Pointwise_g1_116to116_784px_Relu_P3d725b02(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_0), part); return;
             case 16: Depthwise3x3_s2_116ch_28x28(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_3), part); return;
             case 17: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage3 + 116 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch2_5), part); return;
-            case 18: Depthwise3x3_s2_UpToV256<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
+            case 18: Depthwise3x3_s2_UpToPadded_V256<Depthwise3x3_s2_116ch_28x28_P783caaa2_Shape>(ref Unsafe.Add(ref arena, Arena_stage2), ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_0), part); return;
             case 19: Pointwise_g1_116to116_196px_Relu(ref Unsafe.Add(ref arena, Arena_stage3 + 232 * 196), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_0_branch1_2), part); return;
             // Unit5
             case 20: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_0), part); return;
-            case 21: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
+            case 21: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_116ch_14x14_Pbc6a2fed_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_3), part); return;
             case 22: Pointwise_g1_116to116_196px_Relu_Pa6123751(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_1_branch2_5), part); return;
             // Unit6
             case 23: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_0), part); return;
-            case 24: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_3), part); return;
+            case 24: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_116ch_14x14_Pd1fcbe70_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_3), part); return;
             case 25: Pointwise_g1_116to116_196px_Relu_P2ed5b3e6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_2_branch2_5), part); return;
             // Unit7
             case 26: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_0), part); return;
-            case 27: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_3), part); return;
+            case 27: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_116ch_14x14_P71cf4c94_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_3), part); return;
             case 28: Pointwise_g1_116to116_196px_Relu_P2632cfe2(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_3_branch2_5), part); return;
             // Unit8
             case 29: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_0), part); return;
-            case 30: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_3), part); return;
+            case 30: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_116ch_14x14_P9e85283d_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_3), part); return;
             case 31: Pointwise_g1_116to116_196px_Relu_Pc5d257e5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_4_branch2_5), part); return;
             // Unit9
             case 32: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_0), part); return;
-            case 33: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_3), part); return;
+            case 33: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_116ch_14x14_P92b0fd66_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_3), part); return;
             case 34: Pointwise_g1_116to116_196px_Relu_Pc1410f60(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_5_branch2_5), part); return;
             // Unit10
             case 35: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_0), part); return;
-            case 36: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_3), part); return;
+            case 36: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_116ch_14x14_P06216ef6_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_3), part); return;
             case 37: Pointwise_g1_116to116_196px_Relu_P72677c0c(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_6_branch2_5), part); return;
             // Unit11
             case 38: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_0), part); return;
-            case 39: Depthwise3x3_s1_UpToV256<Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_3), part); return;
+            case 39: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_116ch_14x14_P7cfcb060_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_3), part); return;
             case 40: Pointwise_g1_116to116_196px_Relu_P98f624c6(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref weights, Weights_stage3_7_branch2_5), part); return;
             // Unit12
             case 41: Pointwise_g1_232to232_196px_Relu_Pd66521c5(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_0), part); return;
             case 42: Depthwise3x3_s2_232ch_14x14(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_0), ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_3), part); return;
             case 43: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4_0_branch2_3), ref Unsafe.Add(ref arena, Arena_stage4 + 232 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch2_5), part); return;
-            case 44: Depthwise3x3_s2_UpToAdvSimd<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_0), part); return;
+            case 44: Depthwise3x3_s2_UpToPadded_V256<Depthwise3x3_s2_232ch_14x14_P48fcfd45_Shape>(ref Unsafe.Add(ref arena, Arena_stage3), ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_0), part); return;
             case 45: Pointwise_g1_232to232_49px_Relu(ref Unsafe.Add(ref arena, Arena_stage4 + 464 * 49), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_0_branch1_2), part); return;
             // Unit13
             case 46: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_0), part); return;
-            case 47: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_3), part); return;
+            case 47: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_232ch_7x7_Pd0e42b9f_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_3), part); return;
             case 48: Pointwise_g1_232to232_49px_Relu_P86f1ddff(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_1_branch2_5), part); return;
             // Unit14
             case 49: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_0), part); return;
-            case 50: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_3), part); return;
+            case 50: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_232ch_7x7_P90f8d8eb_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_3), part); return;
             case 51: Pointwise_g1_232to232_49px_Relu_P58b0d08b(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_2_branch2_5), part); return;
             // Unit15
             case 52: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_0), part); return;
-            case 53: Depthwise3x3_s1_V128<Depthwise3x3_s1_232ch_7x7_P4532482a_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_3), part); return;
+            case 53: Depthwise3x3_s1_UpToPadded_V256<Depthwise3x3_s1_232ch_7x7_P4532482a_Shape>(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_3), part); return;
             case 54: Pointwise_g1_232to232_49px_Relu_Pe42ef3e8(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref weights, Weights_stage4_3_branch2_5), part); return;
             // Head
             case 55: Pointwise_g1_464to1024_49px_Relu_Paba8ca27(ref Unsafe.Add(ref arena, Arena_stage4), ref Unsafe.Add(ref arena, Arena_conv5), ref Unsafe.Add(ref weights, Weights_conv5_0), part); return;
@@ -1765,7 +1765,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private static void Depthwise3x3_s2_116ch_28x28(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_116ch_28x28_Rows_V512(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_V256<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights, part);
         else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_116ch_28x28_Shape>(ref source, ref destination, ref weights, part);
     }
@@ -2330,6 +2330,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     private static void Depthwise3x3_s2_232ch_14x14(ref float source, ref float destination, ref float weights, Part part)
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s2_232ch_14x14_Rows_V512(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<Depthwise3x3_s2_232ch_14x14_Shape>(ref source, ref destination, ref weights, part);
         else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<Depthwise3x3_s2_232ch_14x14_Shape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s2_V128<Depthwise3x3_s2_232ch_14x14_Shape>(ref source, ref destination, ref weights, part);
     }
@@ -3877,18 +3878,18 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 float acc = bias;
                 if (above)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox * 2 - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox * 2) * k1;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox * 2 + 1) * k2;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox * 2 - 1), k0, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox * 2), k1, acc);
+                    if (ox * 2 + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox * 2 + 1), k2, acc);
                 }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox * 2 - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox * 2) * k4;
-                if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox * 2 + 1) * k5;
+                if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox * 2 - 1), k3, acc);
+                acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox * 2), k4, acc);
+                if (ox * 2 + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox * 2 + 1), k5, acc);
                 if (below)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox * 2 - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox * 2) * k7;
-                    if (ox * 2 + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox * 2 + 1) * k8;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox * 2 - 1), k6, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox * 2), k7, acc);
+                    if (ox * 2 + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox * 2 + 1), k8, acc);
                 }
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
@@ -3908,6 +3909,51 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
             Depthwise3x3_s2_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
         }
     }
 
@@ -3960,21 +4006,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
     /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s2_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
@@ -4022,21 +4053,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 acc = Simd.Unswizzle256(acc);
                 acc.StoreUnsafe(ref output, (nuint)(outRow + at));
             }
-        }
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128, with AdvSimd (for planes with at least four).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_AdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_AdvSimd_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
         }
     }
 
@@ -4095,21 +4111,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 if (TShape.Relu) acc = Simd.Relu(acc);
                 acc.StoreUnsafe(ref output, (nuint)(outRow + at));
             }
-        }
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 2, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s2_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s2_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
         }
     }
 
@@ -4197,7 +4198,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>The 3x3 depthwise convolution, stride 2, of table kernels whose widest interior is V512: V512 where Vector512 is accelerated, else V256 where Vector256 is accelerated, else AdvSimd where AdvSimd.Arm64, else V128.</summary>
+    /// <summary>The 3x3 depthwise convolution, stride 2, of table kernels whose widest variant is V512: V512 where Vector512 is accelerated, else V256 where Vector256 is accelerated, else AdvSimd where AdvSimd.Arm64, else V128.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s2_UpToV512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
@@ -4315,18 +4316,18 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 float acc = bias;
                 if (above)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row0 + ox - 1) * k0;
-                    acc += Unsafe.Add(ref plane, row0 + ox) * k1;
-                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row0 + ox + 1) * k2;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox - 1), k0, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox), k1, acc);
+                    if (ox + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row0 + ox + 1), k2, acc);
                 }
-                if (ox > 0) acc += Unsafe.Add(ref plane, row1 + ox - 1) * k3;
-                acc += Unsafe.Add(ref plane, row1 + ox) * k4;
-                if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row1 + ox + 1) * k5;
+                if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox - 1), k3, acc);
+                acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox), k4, acc);
+                if (ox + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row1 + ox + 1), k5, acc);
                 if (below)
                 {
-                    if (ox > 0) acc += Unsafe.Add(ref plane, row2 + ox - 1) * k6;
-                    acc += Unsafe.Add(ref plane, row2 + ox) * k7;
-                    if (ox + 1 < TShape.InWidth) acc += Unsafe.Add(ref plane, row2 + ox + 1) * k8;
+                    if (ox > 0) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox - 1), k6, acc);
+                    acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox), k7, acc);
+                    if (ox + 1 < TShape.InWidth) acc = Simd.MulAdd(Unsafe.Add(ref plane, row2 + ox + 1), k8, acc);
                 }
                 if (TShape.Relu) acc = MathF.Max(acc, 0f);
                 Unsafe.Add(ref output, outRow + ox) = acc;
@@ -4346,6 +4347,73 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
             Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
             Depthwise3x3_s1_V512_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1 or 2, any <see cref="Window3x3_Shape"/> with 7 to 31 output columns: Vector256 on a copy of each plane with zero rows around it and a zero column between rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_Padded_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        if (part.Start >= part.Stop) return;
+        int stride = TShape.InWidth + 1, length = stride * (TShape.InHeight + 2) + 4, buffers = TShape.InWidth == 7 ? 2 : 1;
+        Span<float> buffer = stackalloc float[(TShape.InWidth == 7 ? 2 : 1) * ((TShape.InWidth + 1) * (TShape.InHeight + 2) + 4)];
+        ref float first = ref MemoryMarshal.GetReference(buffer);
+        for (int b = 0; b < buffers * length; b += length)
+        {
+            buffer.Slice(b, stride + 1).Clear();
+            for (int r = 2; r <= TShape.InHeight; r++) buffer[b + r * stride] = 0f;
+            buffer.Slice(b + length - stride - 4, stride + 4).Clear();
+        }
+        if (buffers == 2) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, (part.Start & 1) * length), part.Start);
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float current = ref Unsafe.Add(ref first, (c & 1) * (buffers - 1) * length);
+            if (buffers == 1) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref current, c);
+            else if (c + 1 < part.Stop) Depthwise3x3_Padded_V256_Copy<TShape>(ref source, ref Unsafe.Add(ref first, ((c + 1) & 1) * length), c + 1);
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            var bias = Vector256.Create(Unsafe.Add(ref taps, 9));
+            var k0 = Vector256.Create(Unsafe.Add(ref taps, 0));
+            var k1 = Vector256.Create(Unsafe.Add(ref taps, 1));
+            var k2 = Vector256.Create(Unsafe.Add(ref taps, 2));
+            var k3 = Vector256.Create(Unsafe.Add(ref taps, 3));
+            var k4 = Vector256.Create(Unsafe.Add(ref taps, 4));
+            var k5 = Vector256.Create(Unsafe.Add(ref taps, 5));
+            var k6 = Vector256.Create(Unsafe.Add(ref taps, 6));
+            var k7 = Vector256.Create(Unsafe.Add(ref taps, 7));
+            var k8 = Vector256.Create(Unsafe.Add(ref taps, 8));
+            for (int oy = 0; oy < TShape.OutHeight; oy++)
+            {
+                ref float row0 = ref Unsafe.Add(ref current, (TShape.OutWidth == TShape.InWidth ? 1 : 2) * oy * stride);
+                ref float row1 = ref Unsafe.Add(ref row0, stride);
+                ref float row2 = ref Unsafe.Add(ref row0, 2 * stride);
+                ref float outputRow = ref Unsafe.Add(ref output, oy * TShape.OutWidth);
+                var acc = Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, 0, bias, k0, k1, k2, k3, k4, k5, k6, k7, k8);
+                if (TShape.OutWidth >= 8 || oy < TShape.OutHeight - 1) acc.StoreUnsafe(ref outputRow);
+                else
+                {
+                    acc.GetLower().StoreUnsafe(ref outputRow);
+                    Vector256.Shuffle(acc, Vector256.Create(3, 4, 5, 6, 7, 7, 7, 7)).GetLower().StoreUnsafe(ref outputRow, 3);
+                }
+                if (TShape.OutWidth > 8) Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(8, TShape.OutWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(8, TShape.OutWidth - 8));
+                if (TShape.OutWidth > 16) Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(16, TShape.OutWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(16, TShape.OutWidth - 8));
+                if (TShape.OutWidth > 24) Depthwise3x3_Padded_V256_Sum<TShape>(ref row0, ref row1, ref row2, (nuint)Math.Min(24, TShape.OutWidth - 8), bias, k0, k1, k2, k3, k4, k5, k6, k7, k8).StoreUnsafe(ref outputRow, (nuint)Math.Min(24, TShape.OutWidth - 8));
+            }
+        }
+    }
+
+    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    {
+        for (int c = part.Start; c < part.Stop; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
+            ref float taps = ref Unsafe.Add(ref weights, c * 10);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
+            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
         }
     }
 
@@ -4395,85 +4463,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 if (TShape.Relu) acc = Simd.Relu(acc);
                 acc.StoreUnsafe(ref output, (nuint)(outRow + at));
             }
-        }
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: eight interior columns per Vector256 (for planes with at least eight).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s1_V256_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s1_V256_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s1_V256_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
-        }
-    }
-
-    /// <summary>Output rows [first, end) of one plane of <c>Depthwise3x3_s1_V256</c>; <paramref name="above"/> and <paramref name="below"/> say whether their upper and lower taps exist (constants where it is inlined).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_V256_Band<TShape>(ref float plane, ref float output, int first, int end, bool above, bool below, ref float taps) where TShape : struct, Window3x3_Shape
-    {
-        Depthwise3x3_s1_Edges<TShape>(ref plane, ref output, first, end, above, below, ref taps);
-        float bias = Unsafe.Add(ref taps, 9);
-        float k0 = Unsafe.Add(ref taps, 0);
-        float k1 = Unsafe.Add(ref taps, 1);
-        float k2 = Unsafe.Add(ref taps, 2);
-        float k3 = Unsafe.Add(ref taps, 3);
-        float k4 = Unsafe.Add(ref taps, 4);
-        float k5 = Unsafe.Add(ref taps, 5);
-        float k6 = Unsafe.Add(ref taps, 6);
-        float k7 = Unsafe.Add(ref taps, 7);
-        float k8 = Unsafe.Add(ref taps, 8);
-        for (int oy = first; oy < end; oy++)
-        {
-            int row0 = above ? (oy - 1) * TShape.InWidth : 0;
-            int row1 = oy * TShape.InWidth;
-            int row2 = below ? (oy + 1) * TShape.InWidth : 0;
-            int outRow = oy * TShape.OutWidth;
-            for (int ox = 1; ox < TShape.ColumnsEnd; ox += 8)
-            {
-                int at = Math.Min(ox, TShape.ColumnsEnd - 8);
-                var acc = Vector256.Create(bias);
-                if (above)
-                {
-                    ref float in0 = ref Unsafe.Add(ref plane, row0 + at - 1);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in0), Vector256.Create(k0), acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in0, 1), Vector256.Create(k1), acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in0, 2), Vector256.Create(k2), acc);
-                }
-                ref float in1 = ref Unsafe.Add(ref plane, row1 + at - 1);
-                acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in1), Vector256.Create(k3), acc);
-                acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in1, 1), Vector256.Create(k4), acc);
-                acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in1, 2), Vector256.Create(k5), acc);
-                if (below)
-                {
-                    ref float in2 = ref Unsafe.Add(ref plane, row2 + at - 1);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in2), Vector256.Create(k6), acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in2, 1), Vector256.Create(k7), acc);
-                    acc = Simd.MulAdd(Vector256.LoadUnsafe(ref in2, 2), Vector256.Create(k8), acc);
-                }
-                if (TShape.Relu) acc = Simd.Relu(acc);
-                acc.StoreUnsafe(ref output, (nuint)(outRow + at));
-            }
-        }
-    }
-
-    /// <summary>3x3 depthwise convolution, stride 1, any <see cref="Window3x3_Shape"/>: four interior columns per Vector128 where there are at least four, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Depthwise3x3_s1_V128<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        for (int c = part.Start; c < part.Stop; c++)
-        {
-            ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
-            ref float output = ref Unsafe.Add(ref destination, TShape.OutputPlane(c) * (TShape.OutHeight * TShape.OutWidth));
-            ref float taps = ref Unsafe.Add(ref weights, c * 10);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 0, 1, false, TShape.InHeight > 1, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, 1, TShape.RowsEnd, true, true, ref taps);
-            Depthwise3x3_s1_V128_Band<TShape>(ref plane, ref output, TShape.RowsEnd, TShape.OutHeight, true, false, ref taps);
         }
     }
 
@@ -4529,12 +4518,70 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>The 3x3 depthwise convolution, stride 1, of table kernels whose widest interior is V512: V512 where Vector512 is accelerated, else V256 where Vector256 is accelerated, else V128.</summary>
+    /// <summary>Plane <paramref name="c"/> into a buffer of the depthwise zero-padded copies, row y at (y + 1)·(width + 1) + 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Depthwise3x3_Padded_V256_Copy<TShape>(ref float source, ref float buffer, int c) where TShape : struct, Window3x3_Shape
+    {
+        int width = TShape.InWidth, stride = TShape.InWidth + 1;
+        ref float plane = ref Unsafe.Add(ref source, TShape.InputPlane(c) * (TShape.InHeight * TShape.InWidth));
+        if (width >= 8)
+        {
+            for (int y = 0; y < TShape.InHeight; y++)
+            {
+                ref float from = ref Unsafe.Add(ref plane, y * width);
+                ref float to = ref Unsafe.Add(ref buffer, y * stride + stride + 1);
+                for (int x = 0; x < width - 8; x += 8) Vector256.LoadUnsafe(ref from, (nuint)x).StoreUnsafe(ref to, (nuint)x);
+                Vector256.LoadUnsafe(ref from, (nuint)(width - 8)).StoreUnsafe(ref to, (nuint)(width - 8));
+            }
+            return;
+        }
+        for (int y = 0; y < TShape.InHeight - 1; y++)
+        {
+            (Vector256.LoadUnsafe(ref plane, (nuint)(y * 7)) & Vector256.Create(-1, -1, -1, -1, -1, -1, -1, 0).AsSingle()).StoreUnsafe(ref buffer, (nuint)(y * 8 + 9));
+        }
+        (Vector256.LoadUnsafe(ref plane, (nuint)(TShape.InHeight * 7 - 8)) & Vector256.Create(0, -1, -1, -1, -1, -1, -1, -1).AsSingle()).StoreUnsafe(ref buffer, (nuint)(TShape.InHeight * 8));
+    }
+
+    /// <summary>Eight outputs of <see cref="Depthwise3x3_Padded_V256"/> from output column <paramref name="at"/> of three buffer rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Depthwise3x3_Padded_V256_Sum<TShape>(ref float row0, ref float row1, ref float row2, nuint at, Vector256<float> bias, Vector256<float> k0, Vector256<float> k1, Vector256<float> k2, Vector256<float> k3, Vector256<float> k4, Vector256<float> k5, Vector256<float> k6, Vector256<float> k7, Vector256<float> k8) where TShape : struct, Window3x3_Shape
+    {
+        if (TShape.OutWidth == TShape.InWidth)
+        {
+            var acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at), k0, bias);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at + 1), k1, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row0, at + 2), k2, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at), k3, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at + 1), k4, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row1, at + 2), k5, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at), k6, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at + 1), k7, acc);
+            acc = Simd.MulAdd(Vector256.LoadUnsafe(ref row2, at + 2), k8, acc);
+            if (TShape.Relu) acc = Simd.Relu(acc);
+            return acc;
+        }
+        else
+        {
+            var acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row0, 2 * at)), k0, bias);
+            acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Add(ref row0, 2 * at)), k1, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row0, 2 * at + 2)), k2, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row1, 2 * at)), k3, acc);
+            acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Add(ref row1, 2 * at)), k4, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row1, 2 * at + 2)), k5, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row2, 2 * at)), k6, acc);
+            acc = Simd.MulAdd(Simd.LoadOddSwizzled256(ref Unsafe.Add(ref row2, 2 * at)), k7, acc);
+            acc = Simd.MulAdd(Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref row2, 2 * at + 2)), k8, acc);
+            if (TShape.Relu) acc = Simd.Relu(acc);
+            return Simd.Unswizzle256(acc);
+        }
+    }
+
+    /// <summary>The 3x3 depthwise convolution, stride 1, of table kernels whose widest variant is V512: V512 where Vector512 is accelerated, else Padded_V256 where Vector256 is accelerated, else V128.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Depthwise3x3_s1_UpToV512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
         if (Vector512.IsHardwareAccelerated) Depthwise3x3_s1_V512<TShape>(ref source, ref destination, ref weights, part);
-        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_V256<TShape>(ref source, ref destination, ref weights, part);
+        else if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<TShape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s1_V128<TShape>(ref source, ref destination, ref weights, part);
     }
 
@@ -4935,11 +4982,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>The 3x3 depthwise convolution, stride 2, of table kernels whose widest interior is V256: V256 where Vector256 is accelerated, else AdvSimd where AdvSimd.Arm64, else V128.</summary>
+    /// <summary>The 3x3 depthwise convolution, stride 2, of table kernels whose widest variant is Padded_V256: Padded_V256 where Vector256 is accelerated, else AdvSimd where AdvSimd.Arm64, else V128.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_UpToV256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s2_UpToPadded_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        if (Vector256.IsHardwareAccelerated) Depthwise3x3_s2_V256<TShape>(ref source, ref destination, ref weights, part);
+        if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<TShape>(ref source, ref destination, ref weights, part);
         else if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<TShape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s2_V128<TShape>(ref source, ref destination, ref weights, part);
     }
@@ -5029,11 +5076,11 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         }
     }
 
-    /// <summary>The 3x3 depthwise convolution, stride 1, of table kernels whose widest interior is V256: V256 where Vector256 is accelerated, else V128.</summary>
+    /// <summary>The 3x3 depthwise convolution, stride 1, of table kernels whose widest variant is Padded_V256: Padded_V256 where Vector256 is accelerated, else V128.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s1_UpToV256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
+    private static void Depthwise3x3_s1_UpToPadded_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
     {
-        if (Vector256.IsHardwareAccelerated) Depthwise3x3_s1_V256<TShape>(ref source, ref destination, ref weights, part);
+        if (Vector256.IsHardwareAccelerated) Depthwise3x3_Padded_V256<TShape>(ref source, ref destination, ref weights, part);
         else Depthwise3x3_s1_V128<TShape>(ref source, ref destination, ref weights, part);
     }
 
@@ -5114,14 +5161,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 184);
             Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 192, 192);
         }
-    }
-
-    /// <summary>The 3x3 depthwise convolution, stride 2, of table kernels whose widest interior is AdvSimd: AdvSimd where AdvSimd.Arm64, else V128.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Depthwise3x3_s2_UpToAdvSimd<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Window3x3_Shape
-    {
-        if (AdvSimd.Arm64.IsSupported) Depthwise3x3_s2_AdvSimd<TShape>(ref source, ref destination, ref weights, part);
-        else Depthwise3x3_s2_V128<TShape>(ref source, ref destination, ref weights, part);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
