@@ -10,7 +10,7 @@ namespace ShuffleNetGen.Generator.Emit;
 /// rows, the stem's own variant computes the stem rows they read, every channel, into a band on the stack, and the max
 /// pool's own band method pools them into its output. Each stem value is computed by the same code as in a step of its
 /// own and each pool output from the same values, so every float is the one the separate steps compute. A team splits
-/// it by pool rows; a part computes the stem row above its first pool row itself (one row of the stem per part boundary
+/// it by bands of pool rows; a part computes the stem row above its first pool row itself (one row of the stem per part boundary
 /// is computed twice), so no part depends on another.
 /// </summary>
 internal sealed class StemPoolKernel : IKernelEmitter
@@ -43,7 +43,11 @@ internal sealed class StemPoolKernel : IKernelEmitter
 
     public string PathExpression => KernelSyntax.ChoosePath(Variants.Select(v => v.Variant).ToList());
 
-    public int WorkItems => _poolOp.Output.Height;
+    /// <summary>
+    /// Bands of <see cref="PoolRowsPerBand"/> pool rows, not single rows: a team part of one pool row would compute three
+    /// stem rows for it (its own two and the one above), and a part's stack band costs its setup once per call.
+    /// </summary>
+    public int WorkItems => (_poolOp.Output.Height + PoolRowsPerBand - 1) / PoolRowsPerBand;
 
     public string? PackStatement => _stem.PackStatement;
 
@@ -135,19 +139,20 @@ internal sealed class StemPoolKernel : IKernelEmitter
         int width = _stemOp.Output.Width, height = _stemOp.Output.Height, channelStride = ScratchRows * width;
         int poolHeight = _poolOp.Output.Height;
         int rowsEnd = _pool.RowsEnd;
-        w.Line($"/// <summary>Pool rows <paramref name=\"part\"/> of <see cref=\"{Name}\"/>, {PoolRowsPerBand} at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>");
+        w.Line($"/// <summary>Bands <paramref name=\"part\"/> of <see cref=\"{Name}\"/>, {PoolRowsPerBand} pool rows each: the stem rows they read into a band on the stack, then pooled from there.</summary>");
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {BandsMethod}<{WidthParameter}>({Parameters}) where {WidthParameter} : struct, {WidthInterface}"))
         {
             w.Line($"Span<float> band = stackalloc float[{_stemOp.Channels * channelStride}];");
             w.Line("ref float scratch = ref MemoryMarshal.GetReference(band);");
-            using (w.Open($"for (int first = {WorkRange.Start}; first < {WorkRange.Stop}; first += {PoolRowsPerBand})"))
+            w.Line($"int start = {WorkRange.Start} * {PoolRowsPerBand}, stop = Math.Min({WorkRange.Stop} * {PoolRowsPerBand}, {poolHeight});");
+            using (w.Open($"for (int first = start; first < stop; first += {PoolRowsPerBand})"))
             {
-                w.Line($"int end = Math.Min(first + {PoolRowsPerBand}, {WorkRange.Stop});");
+                w.Line($"int end = Math.Min(first + {PoolRowsPerBand}, stop);");
                 // Stem row 2·first goes to the band's row 1, the row above it (the pool's upper taps) to row 0: computed
                 // at a part's first band, after that copied from the band before, whose last row it is.
-                w.Line($"int from = first > {WorkRange.Start} ? 2 * first : Math.Max(2 * first - 1, 0);");
-                using (w.Open($"if (first > {WorkRange.Start})"))
+                w.Line("int from = first > start ? 2 * first : Math.Max(2 * first - 1, 0);");
+                using (w.Open("if (first > start)"))
                 {
                     using (Loop.Open(w, "c", 0, _stemOp.Channels))
                         w.Line($"band.Slice(c * {channelStride} + {2 * PoolRowsPerBand * width}, {width}).CopyTo(band.Slice(c * {channelStride}, {width}));");

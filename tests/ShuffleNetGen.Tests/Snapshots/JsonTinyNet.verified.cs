@@ -681,7 +681,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 120, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 12, 4, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 9, 60, 30, 240, 15, 120, 30, 15, 120, 60, 15, 120, 60, 15, 120, 60, 120, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 28, 18, 24, 5, 18, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 20, 3, 20, 5, 39, 2, 10, 20, 2, 20, 20, 2, 20, 20, 2, 20, 1, 5 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -789,17 +789,18 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         else Conv3x3_s2_1to12_32x32_Relu_MaxPool_Bands<Conv3x3_s2_1to12_32x32_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_1to12_32x32_Relu_MaxPool"/>, 8 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    /// <summary>Bands <paramref name="part"/> of <see cref="Conv3x3_s2_1to12_32x32_Relu_MaxPool"/>, 8 pool rows each: the stem rows they read into a band on the stack, then pooled from there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_1to12_32x32_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
     {
         Span<float> band = stackalloc float[3264];
         ref float scratch = ref MemoryMarshal.GetReference(band);
-        for (int first = part.Start; first < part.Stop; first += 8)
+        int start = part.Start * 8, stop = Math.Min(part.Stop * 8, 8);
+        for (int first = start; first < stop; first += 8)
         {
-            int end = Math.Min(first + 8, part.Stop);
-            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
-            if (first > part.Start)
+            int end = Math.Min(first + 8, stop);
+            int from = first > start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > start)
             {
                 for (int c = 0; c < 12; c++)
                 {

@@ -681,7 +681,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 56, 24, 8, 60, 54, 18, 60, 30, 18, 60, 30, 18, 60, 30, 240, 30, 120, 30, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 240, 250 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 28, 24, 8, 60, 54, 18, 60, 30, 18, 60, 30, 18, 60, 30, 240, 30, 120, 30, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 30, 120, 60, 480, 30, 240, 60, 30, 240, 120, 30, 240, 120, 30, 240, 120, 240, 250 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 1694, 4516, 424, 3387, 3764, 424, 3764, 3764, 424, 3764, 3764, 424, 3764, 847, 7527, 212, 1882, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 3764, 212, 3764, 424, 7527, 106, 1882, 3764, 106, 3764, 3764, 106, 3764, 3764, 106, 3764, 48, 960 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -791,17 +791,18 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         else Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_3to24_224x224_Relu_MaxPool"/>, 2 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    /// <summary>Bands <paramref name="part"/> of <see cref="Conv3x3_s2_3to24_224x224_Relu_MaxPool"/>, 2 pool rows each: the stem rows they read into a band on the stack, then pooled from there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
     {
         Span<float> band = stackalloc float[13440];
         ref float scratch = ref MemoryMarshal.GetReference(band);
-        for (int first = part.Start; first < part.Stop; first += 2)
+        int start = part.Start * 2, stop = Math.Min(part.Stop * 2, 56);
+        for (int first = start; first < stop; first += 2)
         {
-            int end = Math.Min(first + 2, part.Stop);
-            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
-            if (first > part.Start)
+            int end = Math.Min(first + 2, stop);
+            int from = first > start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > start)
             {
                 for (int c = 0; c < 24; c++)
                 {

@@ -682,7 +682,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 16, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 60, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 6, 2, 15, 9, 3, 15, 9, 3, 15, 9, 3, 15, 9, 60, 6, 30, 9, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 6, 30, 15, 120, 9, 60, 15, 9, 60, 30, 9, 60, 30, 9, 60, 30, 60, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 166, 35, 24, 9, 18, 20, 9, 20, 20, 9, 20, 20, 9, 20, 18, 39, 5, 10, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 20, 5, 20, 9, 39, 3, 10, 20, 3, 20, 20, 3, 20, 20, 3, 20, 1, 3 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -790,17 +790,18 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         else Conv3x3_s2_3to6_64x64_Relu_MaxPool_Bands<Conv3x3_s2_3to6_64x64_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_3to6_64x64_Relu_MaxPool"/>, 16 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    /// <summary>Bands <paramref name="part"/> of <see cref="Conv3x3_s2_3to6_64x64_Relu_MaxPool"/>, 16 pool rows each: the stem rows they read into a band on the stack, then pooled from there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
     {
         Span<float> band = stackalloc float[6336];
         ref float scratch = ref MemoryMarshal.GetReference(band);
-        for (int first = part.Start; first < part.Stop; first += 16)
+        int start = part.Start * 16, stop = Math.Min(part.Stop * 16, 16);
+        for (int first = start; first < stop; first += 16)
         {
-            int end = Math.Min(first + 16, part.Stop);
-            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
-            if (first > part.Start)
+            int end = Math.Min(first + 16, stop);
+            int from = first > start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > start)
             {
                 for (int c = 0; c < 6; c++)
                 {

@@ -441,7 +441,7 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 8, 2, 2, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 1, 2, 2, 3, 2, 8, 2, 2, 3, 2, 12, 3, 2, 6, 3, 6, 3, 24, 6, 3, 6, 3, 24, 6, 3, 12, 8, 16, 1, 3 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 56, 2, 7, 2, 3, 2, 1, 2, 1, 3, 2, 1, 3, 1, 10, 1, 3, 1, 1, 3, 1, 3, 1, 1, 3, 1, 13, 1, 1, 1 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -513,17 +513,18 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         else Conv3x3_s2_3to8_32x32_Relu_MaxPool_Bands<Conv3x3_s2_3to8_32x32_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_3to8_32x32_Relu_MaxPool"/>, 8 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    /// <summary>Bands <paramref name="part"/> of <see cref="Conv3x3_s2_3to8_32x32_Relu_MaxPool"/>, 8 pool rows each: the stem rows they read into a band on the stack, then pooled from there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to8_32x32_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
     {
         Span<float> band = stackalloc float[2176];
         ref float scratch = ref MemoryMarshal.GetReference(band);
-        for (int first = part.Start; first < part.Stop; first += 8)
+        int start = part.Start * 8, stop = Math.Min(part.Stop * 8, 8);
+        for (int first = start; first < stop; first += 8)
         {
-            int end = Math.Min(first + 8, part.Stop);
-            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
-            if (first > part.Start)
+            int end = Math.Min(first + 8, stop);
+            int from = first > start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > start)
             {
                 for (int c = 0; c < 8; c++)
                 {

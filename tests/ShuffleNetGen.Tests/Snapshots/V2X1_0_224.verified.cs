@@ -665,7 +665,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     }
 
     // Per op, in forward order: independent work items (what a team splits; 1: not split) and thousands of multiply-adds (pools: window reads).
-    private static ReadOnlySpan<int> WorkItems => new int[] { 56, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 30, 116, 30, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 256, 250 };
+    private static ReadOnlySpan<int> WorkItems => new int[] { 28, 8, 58, 8, 24, 8, 8, 58, 8, 8, 58, 8, 8, 58, 8, 15, 116, 30, 116, 30, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 15, 116, 15, 29, 232, 29, 232, 29, 29, 232, 29, 29, 232, 29, 29, 232, 29, 128, 256, 250 };
     private static ReadOnlySpan<int> WorkCosts => new int[] { 8129, 4366, 410, 2638, 170, 1092, 2638, 410, 2638, 2638, 410, 2638, 2638, 410, 2638, 10550, 205, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 2638, 205, 2638, 10550, 103, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 2638, 103, 2638, 23282, 51, 1024 };
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamWorkItems => WorkItems;
     ReadOnlySpan<int> global::ShuffleNetGen.IShuffleNetTeamModel.TeamCosts => WorkCosts;
@@ -779,17 +779,18 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<Conv3x3_s2_3to24_224x224_Relu_MaxPool_V128>(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Pool rows <paramref name="part"/> of <see cref="Conv3x3_s2_3to24_224x224_Relu_MaxPool"/>, 2 at a time: the stem rows they read into a band on the stack, then pooled from there.</summary>
+    /// <summary>Bands <paramref name="part"/> of <see cref="Conv3x3_s2_3to24_224x224_Relu_MaxPool"/>, 2 pool rows each: the stem rows they read into a band on the stack, then pooled from there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
     {
         Span<float> band = stackalloc float[13440];
         ref float scratch = ref MemoryMarshal.GetReference(band);
-        for (int first = part.Start; first < part.Stop; first += 2)
+        int start = part.Start * 2, stop = Math.Min(part.Stop * 2, 56);
+        for (int first = start; first < stop; first += 2)
         {
-            int end = Math.Min(first + 2, part.Stop);
-            int from = first > part.Start ? 2 * first : Math.Max(2 * first - 1, 0);
-            if (first > part.Start)
+            int end = Math.Min(first + 2, stop);
+            int from = first > start ? 2 * first : Math.Max(2 * first - 1, 0);
+            if (first > start)
             {
                 for (int c = 0; c < 24; c++)
                 {
