@@ -53,6 +53,16 @@ internal static class KernelSyntax
         w.Line();
     }
 
+    /// <summary>
+    /// <paramref name="method"/> (a name, or a generic method with its type arguments or parameters) with
+    /// <paramref name="suffix"/> added to its name: <c>A&lt;T&gt;</c> and <c>_Band</c> give <c>A_Band&lt;T&gt;</c>.
+    /// </summary>
+    public static string WithNameSuffix(string method, string suffix)
+    {
+        int generic = method.IndexOf('<');
+        return generic < 0 ? method + suffix : method.Insert(generic, suffix);
+    }
+
     /// <summary>The <c>KernelPaths</c> expression of a dispatcher: the label of the variant it picks.</summary>
     public static string ChoosePath(IReadOnlyList<KernelVariant> variants)
     {

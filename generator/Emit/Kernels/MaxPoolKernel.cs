@@ -18,12 +18,9 @@ internal sealed class MaxPoolKernel : WindowKernel
     internal IReadOnlyList<KernelVariant> VariantList => Variants;
 
     /// <summary>The band method of a variant's shared body: output rows [first, end) of one plane.</summary>
-    internal static string BandOf(KernelVariant variant)
-    {
-        int generic = variant.Method.IndexOf('<');
-        if (generic < 0) throw new System.InvalidOperationException($"{variant.Method} is no shared body.");
-        return variant.Method.Substring(0, generic) + "_Band" + variant.Method.Substring(generic);
-    }
+    internal static string BandOf(KernelVariant variant) =>
+        variant.Method.IndexOf('<') >= 0 ? KernelSyntax.WithNameSuffix(variant.Method, "_Band")
+            : throw new System.InvalidOperationException($"{variant.Method} is no shared body.");
 
     /// <summary>What a kernel calling the band methods alone needs of the shared definitions: all but the plane bodies.</summary>
     internal IEnumerable<SharedDefinition> BandDefinitions =>

@@ -322,12 +322,8 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     }
 
     /// <summary><paramref name="definition"/> (a method name, generic or not) for the walk over one half of the pixels.</summary>
-    private static string HalfName(string definition, int half)
-    {
-        int generic = definition.IndexOf('<');
-        string suffix = half == 0 ? "_FirstPixels" : "_LastPixels";
-        return generic < 0 ? definition + suffix : definition.Insert(generic, suffix);
-    }
+    private static string HalfName(string definition, int half) =>
+        KernelSyntax.WithNameSuffix(definition, half == 0 ? "_FirstPixels" : "_LastPixels");
 
     /// <summary>The walk of packed blocks [start, stop) over pixels [<paramref name="from"/>, <paramref name="to"/>).</summary>
     private void EmitWalk(SourceWriter w, Width width, string signature, int from, int to)
