@@ -26,17 +26,6 @@ internal sealed class MaxPoolKernel : WindowKernel
     internal IEnumerable<SharedDefinition> BandDefinitions =>
         SharedDefinitions.Where(d => !VariantList.Any(v => v.Method.StartsWith(d.Name + "<", System.StringComparison.Ordinal)));
 
-    /// <summary>The end of the output rows after row 0 whose three taps all exist (the shape's <c>RowsEnd</c>).</summary>
-    internal int RowsEnd
-    {
-        get
-        {
-            int end = 1;
-            while (end < Op.Output.Height && RowMask(end) == 0b111) end++;
-            return end;
-        }
-    }
-
     /// <summary>The shape struct the shared bodies specialize on.</summary>
     internal string ShapeType => ShapeName;
 

@@ -336,13 +336,16 @@ internal abstract class WindowKernel : IKernelEmitter
             w.Line($"public static int InWidth => {Op.Input.Width};");
             w.Line($"public static int OutHeight => {Op.Output.Height};");
             w.Line($"public static int OutWidth => {Op.Output.Width};");
-            w.Line($"public static int RowsEnd => {FullEnd(Op.Output.Height, RowMask)};");
+            w.Line($"public static int RowsEnd => {RowsEnd};");
             w.Line($"public static int ColumnsEnd => {FullEnd(Op.Output.Width, ColumnMask)};");
             w.Line($"public static bool Relu => {(Op.Relu ? "true" : "false")};");
             TableKernels.EmitShapeMembers(w, Op.InputPlanes, Op.OutputPlanes, flags: false);
         }
         w.Line();
     }
+
+    /// <summary>The end of the output rows after row 0 whose three taps all exist (the shape struct's <c>RowsEnd</c>).</summary>
+    internal int RowsEnd => FullEnd(Op.Output.Height, RowMask);
 
     /// <summary>
     /// The end of the full positions after position 0 (which never has its first tap): only the last position can
