@@ -318,9 +318,7 @@ internal sealed class DepthwiseKernel : WindowKernel
                     EmitPlaneCopy(w, "nextPlane", "next", origin, starts);
                 }
                 w.Line($"ref float output = ref Unsafe.Add(ref destination, c * {pixels});");
-                w.Line("ref float taps = ref Unsafe.Add(ref weights, c * 10);");
-                w.Line("var bias = Vector512.Create(Unsafe.Add(ref taps, 9));");
-                for (int t = 0; t < 9; t++) w.Line($"var k{t} = Vector512.Create(Unsafe.Add(ref taps, {t}));");
+                EmitChannelTaps(w, "Vector512");
                 foreach (int p0 in starts)
                 {
                     using (w.OpenScope())
@@ -367,9 +365,7 @@ internal sealed class DepthwiseKernel : WindowKernel
     {
         EmitRowVectorMethod(w, $"<see cref=\"{Name}\"/> with one output row per Vector512.", ", ref float weights", () =>
         {
-            w.Line("ref float taps = ref Unsafe.Add(ref weights, c * 10);");
-            w.Line("var bias = Vector512.Create(Unsafe.Add(ref taps, 9));");
-            for (int t = 0; t < 9; t++) w.Line($"var k{t} = Vector512.Create(Unsafe.Add(ref taps, {t}));");
+            EmitChannelTaps(w, "Vector512");
         }, rowMask =>
         {
             bool first = true;
