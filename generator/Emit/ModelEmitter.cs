@@ -81,8 +81,8 @@ internal static class ModelEmitter
         }
         foreach (var stem in graph.Ops.OfType<WindowOp>().Where(o => o.Pools is not null))
         {
-            int rows = StemPoolFusion.ScratchRows(StemPoolFusion.PoolRowsPerBand(stem.Output, stem.Pools!.Output.Height));
-            w.Line($"/// {stem.Pools.Name} runs in {stem.Name}'s step: {stem.Output.Name} is in no arena, {rows} of its rows at a time are on that step's stack ({4L * rows * stem.Output.Channels * stem.Output.Width:N0} bytes per thread).");
+            int rows = StemPoolFusion.ScratchRows(stem);
+            w.Line($"/// {stem.Pools!.Name} runs in {stem.Name}'s step: {stem.Output.Name} is in no arena, {rows} of its rows at a time are on that step's stack ({4L * rows * stem.Output.Channels * stem.Output.Width:N0} bytes per thread).");
         }
         var halves = PlaneLocations.Lines(graph);
         if (halves.Count > 0)

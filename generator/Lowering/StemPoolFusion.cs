@@ -30,6 +30,9 @@ internal static class StemPoolFusion
     /// <summary>Stem rows of scratch a band needs: its pool rows' two each and the row above them.</summary>
     public static int ScratchRows(int poolRowsPerBand) => 2 * poolRowsPerBand + 1;
 
+    /// <summary>The scratch rows of a fused stem's band (<see cref="WindowOp.Pools"/> set).</summary>
+    public static int ScratchRows(WindowOp stem) => ScratchRows(PoolRowsPerBand(stem.Output, stem.Pools!.Output.Height));
+
     /// <summary>
     /// Fuses each stem convolution whose output only a stride-2 max pool reads, both over all planes in order, where a
     /// band of at least one pool row fits the scratch: the stem gets <see cref="WindowOp.Pools"/>, the pool is no step, and
