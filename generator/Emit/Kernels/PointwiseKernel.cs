@@ -103,10 +103,18 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// 24 · 8 + 4) run with a block's eight channels in the lanes, for eight blocks (four, two) at once: eight FMA chains
     /// of eight useful lanes, where each block's tail tile was eight chains of one useful lane in four.
     /// </summary>
+    /// <remarks>
+    /// A grouped convolution takes lane tails where its groups have no tail block (its work items are then whole blocks,
+    /// group after group), as every grouped convolution of ShuffleNet's stages has, and one pixel is left: the blocks a
+    /// lane tail runs at once are of one group, so at 14x14 (four pixels left, two blocks at once) its lane-by-lane
+    /// stores outweighed the 40 to 160 inputs' sums. Measured on the bench's 1x g=3 224, Zen 3 EPYC, Vector256, both
+    /// builds alternated in one process: see docs/performance.md.
+    /// </remarks>
     protected override int LaneTail(Width width)
     {
         int left = Op.Output.Pixels % width.Lanes;
-        return (width == V256 || width == V512) && Op.Groups == 1 && Op.OutPerGroup >= BlockRows && left is 1 or 2 or 4 ? left : 0;
+        bool grouped = Op.Groups > 1 && Op.OutPerGroup % BlockRows == 0 && left == 1;
+        return (width == V256 || width == V512) && Op.OutPerGroup >= BlockRows && (Op.Groups == 1 || grouped) && left is 1 or 2 or 4 ? left : 0;
     }
 
     /// <summary>
@@ -183,7 +191,7 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     private const string LaneStoreMethod = Prefix + "LaneStore";
 
     protected override string LaneTailCall(string shape, string residual, string start, string stop) =>
-        $"{LaneTailMethod}<{shape}>(ref source, ref destination, {residual}, ref weights, {start}, {stop})";
+        $"{LaneTailMethod}<{shape}>(ref source, ref destination, {residual}, ref weights, {Op.OutPerGroup / BlockRows}, {start}, {stop})";
 
     protected override IEnumerable<SharedDefinition> KindDefinitions
     {
@@ -206,7 +214,8 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
                 int index = part;
                 yield return new SharedDefinition(PartIndex + index, w => w.Line($"private readonly struct {PartIndex}{index} : {PartIndex} {{ public static int Index => {index}; }}"));
             }
-            if (LaneTail(V256) == 0 && LaneTail(V512) == 0) yield break;
+            // Only where a width that takes them is emitted (an ARM64 or browser build emits Vector128 alone).
+            if (!System.Linq.Enumerable.Any(KernelWidths, width => LaneTail(width) > 0)) yield break;
             yield return new SharedDefinition(LaneStoreMethod, EmitLaneStore);
             yield return new SharedDefinition(LaneTailMethod, EmitLaneTail);
         }
@@ -215,19 +224,22 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     private static void EmitLaneTail(SourceWriter w)
     {
         w.Line("/// <summary>");
-        w.Line($"/// The last 1, 2 or 4 pixels of the planes of packed blocks [start, stop) of a one-group convolution, a block's {BlockRows} channels");
+        w.Line($"/// The last 1, 2 or 4 pixels of the planes of packed blocks [start, stop), <paramref name=\"blocks\"/> to a group, a block's {BlockRows} channels");
         w.Line("/// in the lanes (its biases, then its weights per input channel, are adjacent). Eight accumulators cover up to eight");
-        w.Line("/// blocks; past the last block they repeat it (the same values stored twice) rather than read past it.");
+        w.Line("/// blocks of one group; past the group's (or the range's) last block they repeat it (the same values stored twice)");
+        w.Line("/// rather than read past it.");
         w.Line("/// </summary>");
         w.Line(KernelSyntax.Optimized);
-        w.Line($"private static void {LaneTailMethod}<TShape>(ref float groupInput, ref float destination, ref float residual, ref float weights, int start, int stop)");
+        w.Line($"private static void {LaneTailMethod}<TShape>(ref float source, ref float destination, ref float residual, ref float weights, int blocks, int start, int stop)");
         w.Line($"    where TShape : struct, {PointwiseShapeInterface}");
         using (w.OpenScope())
         {
             w.Line($"int tail = TShape.Pixels % 8, first = TShape.Pixels - tail, stride = {BlockRows} * (TShape.InPerGroup + 1);");
-            using (w.Open("for (int item = start; item < stop; item += 8 / tail)"))
+            using (w.Open("for (int item = start, last; item < stop; item += last + 1)"))
             {
-                w.Line("int last = Math.Min(8 / tail, stop - item) - 1;");
+                w.Line("int k = item / blocks;");
+                w.Line("last = Math.Min(Math.Min(8 / tail, stop - item), (k + 1) * blocks - item) - 1;");
+                w.Line("ref float groupInput = ref Unsafe.Add(ref source, k * TShape.InPerGroup * TShape.Pixels);");
                 for (int c = 0; c < 8; c++) w.Line($"ref float w{c} = ref Unsafe.Add(ref weights, (item + Math.Min({c} / tail, last)) * stride);");
                 for (int c = 0; c < 8; c++) w.Line($"var acc{c} = Vector256.LoadUnsafe(ref w{c});");
                 w.Line("ref float x = ref Unsafe.Add(ref groupInput, first);");
@@ -250,12 +262,11 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
         w.Line($"private static void {LaneStoreMethod}<TShape>(Vector256<float> acc, ref float destination, ref float residual, int channel, int pixel) where TShape : struct, {PointwiseShapeInterface}");
         using (w.OpenScope())
         {
-            using (w.Open("if (TShape.Residual)"))
-            {
-                w.Line("var add = Vector256<float>.Zero;");
-                w.Line($"for (int r = 0; r < {BlockRows}; r++) add = add.WithElement(r, Unsafe.Add(ref residual, (channel + r) * TShape.Pixels + pixel));");
-                w.Line("acc += add;");
-            }
+            // Written out lane by lane, for the reason Int8Pointwise_LaneStore gives (WithElement at a variable index).
+            w.Line("ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels + pixel) : ref residual;");
+            var lanes = new List<string>();
+            for (int r = 0; r < BlockRows; r++) lanes.Add(r == 0 ? "res" : $"Unsafe.Add(ref res, {r} * TShape.Pixels)");
+            w.Line($"if (TShape.Residual) acc += Vector256.Create({string.Join(", ", lanes)});");
             w.Line("if (TShape.Relu) acc = Simd.Relu(acc);");
             w.Line($"for (int r = 0; r < {BlockRows}; r++) Unsafe.Add(ref destination, {PlaneMethod}<TShape>(channel + r) * TShape.Pixels + pixel) = acc.GetElement(r);");
         }

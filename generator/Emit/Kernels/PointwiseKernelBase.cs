@@ -353,7 +353,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                 EmitBlocks(w, blockRows => TileCalls(width, blockRows, chunked, to));
             if (to == pixels && LaneTail(width) > 0)
             {
-                // Lane tails need whole blocks of one group: a grouped convolution's walk keeps its tail tiles.
+                // Lane tails need whole blocks (LaneTail): where a group ends in a tail block, the walk keeps its tail tiles.
                 int fullBlocks = Op.OutPerGroup / BlockRows;
                 string stop = TailRows > 0 ? $"Math.Min({WorkRange.Stop}, {fullBlocks})" : WorkRange.Stop;
                 string residual = Op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";

@@ -2560,8 +2560,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
             Pointwise_Tile_8x48_V512<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 0);
-            Pointwise_Tile_8x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 3, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -2575,8 +2575,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float block = ref Unsafe.Add(ref weights, (k * 24 + j) * 13);
             Pointwise_Tile_4x24_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 0, 24);
             Pointwise_Tile_4x24_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 24 + j + 4, 0, 24);
-            Pointwise_Tile_8x4_V128<Pointwise_g8_96to192_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 24 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<Pointwise_g8_96to192_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 3, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -2825,8 +2825,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float groupInput = ref Unsafe.Add(ref source, k * 588);
             ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
             Pointwise_Tile_8x48_V512<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 0);
-            Pointwise_Tile_8x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref source, ref destination, ref residual, ref weights, 6, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -2840,8 +2840,8 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             ref float block = ref Unsafe.Add(ref weights, (k * 48 + j) * 13);
             Pointwise_Tile_4x24_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 0, 24);
             Pointwise_Tile_4x24_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref Unsafe.Add(ref block, 4), 8, k * 48 + j + 4, 0, 24);
-            Pointwise_Tile_8x4_V128<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref groupInput, ref destination, ref residual, ref block, 8, k * 48 + j, 45, 45);
         }
+        Pointwise_LaneTail_V256<Pointwise_g8_96to384_49px_Residual_Relu_Shape>(ref source, ref destination, ref residual, ref weights, 6, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -4768,6 +4768,73 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             Pointwise_Store<TShape>(acc3x3, ref out3, ref res, 3, p + 48);
             Pointwise_Store<TShape>(acc3x4, ref out3, ref res, 3, p + 64);
             Pointwise_Store<TShape>(acc3x5, ref out3, ref res, 3, p + 80);
+        }
+    }
+
+    /// <summary>A tile's epilogue for one pixel of eight channels held in lanes: residual, ReLU, then each lane into its channel's plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointwise_LaneStore<TShape>(Vector256<float> acc, ref float destination, ref float residual, int channel, int pixel) where TShape : struct, Pointwise_Shape
+    {
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels + pixel) : ref residual;
+        if (TShape.Residual) acc += Vector256.Create(res, Unsafe.Add(ref res, 1 * TShape.Pixels), Unsafe.Add(ref res, 2 * TShape.Pixels), Unsafe.Add(ref res, 3 * TShape.Pixels), Unsafe.Add(ref res, 4 * TShape.Pixels), Unsafe.Add(ref res, 5 * TShape.Pixels), Unsafe.Add(ref res, 6 * TShape.Pixels), Unsafe.Add(ref res, 7 * TShape.Pixels));
+        if (TShape.Relu) acc = Simd.Relu(acc);
+        for (int r = 0; r < 8; r++) Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + r) * TShape.Pixels + pixel) = acc.GetElement(r);
+    }
+
+    /// <summary>
+    /// The last 1, 2 or 4 pixels of the planes of packed blocks [start, stop), <paramref name="blocks"/> to a group, a block's 8 channels
+    /// in the lanes (its biases, then its weights per input channel, are adjacent). Eight accumulators cover up to eight
+    /// blocks of one group; past the group's (or the range's) last block they repeat it (the same values stored twice)
+    /// rather than read past it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_LaneTail_V256<TShape>(ref float source, ref float destination, ref float residual, ref float weights, int blocks, int start, int stop)
+        where TShape : struct, Pointwise_Shape
+    {
+        int tail = TShape.Pixels % 8, first = TShape.Pixels - tail, stride = 8 * (TShape.InPerGroup + 1);
+        for (int item = start, last; item < stop; item += last + 1)
+        {
+            int k = item / blocks;
+            last = Math.Min(Math.Min(8 / tail, stop - item), (k + 1) * blocks - item) - 1;
+            ref float groupInput = ref Unsafe.Add(ref source, k * TShape.InPerGroup * TShape.Pixels);
+            ref float w0 = ref Unsafe.Add(ref weights, (item + Math.Min(0 / tail, last)) * stride);
+            ref float w1 = ref Unsafe.Add(ref weights, (item + Math.Min(1 / tail, last)) * stride);
+            ref float w2 = ref Unsafe.Add(ref weights, (item + Math.Min(2 / tail, last)) * stride);
+            ref float w3 = ref Unsafe.Add(ref weights, (item + Math.Min(3 / tail, last)) * stride);
+            ref float w4 = ref Unsafe.Add(ref weights, (item + Math.Min(4 / tail, last)) * stride);
+            ref float w5 = ref Unsafe.Add(ref weights, (item + Math.Min(5 / tail, last)) * stride);
+            ref float w6 = ref Unsafe.Add(ref weights, (item + Math.Min(6 / tail, last)) * stride);
+            ref float w7 = ref Unsafe.Add(ref weights, (item + Math.Min(7 / tail, last)) * stride);
+            var acc0 = Vector256.LoadUnsafe(ref w0);
+            var acc1 = Vector256.LoadUnsafe(ref w1);
+            var acc2 = Vector256.LoadUnsafe(ref w2);
+            var acc3 = Vector256.LoadUnsafe(ref w3);
+            var acc4 = Vector256.LoadUnsafe(ref w4);
+            var acc5 = Vector256.LoadUnsafe(ref w5);
+            var acc6 = Vector256.LoadUnsafe(ref w6);
+            var acc7 = Vector256.LoadUnsafe(ref w7);
+            ref float x = ref Unsafe.Add(ref groupInput, first);
+            for (int ci = 0, o = 8; ci < TShape.InPerGroup; ci++, o += 8)
+            {
+                if (TShape.InputTable) x = ref Unsafe.Add(ref groupInput, TShape.InputPlane(ci) * TShape.Pixels + first);
+                acc0 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 0 % tail)), Vector256.LoadUnsafe(ref w0, (nuint)o), acc0);
+                acc1 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 1 % tail)), Vector256.LoadUnsafe(ref w1, (nuint)o), acc1);
+                acc2 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 2 % tail)), Vector256.LoadUnsafe(ref w2, (nuint)o), acc2);
+                acc3 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 3 % tail)), Vector256.LoadUnsafe(ref w3, (nuint)o), acc3);
+                acc4 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 4 % tail)), Vector256.LoadUnsafe(ref w4, (nuint)o), acc4);
+                acc5 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 5 % tail)), Vector256.LoadUnsafe(ref w5, (nuint)o), acc5);
+                acc6 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 6 % tail)), Vector256.LoadUnsafe(ref w6, (nuint)o), acc6);
+                acc7 = Simd.MulAdd(Vector256.Create(Unsafe.Add(ref x, 7 % tail)), Vector256.LoadUnsafe(ref w7, (nuint)o), acc7);
+                x = ref Unsafe.Add(ref x, TShape.Pixels);
+            }
+            Pointwise_LaneStore<TShape>(acc0, ref destination, ref residual, 8 * (item + Math.Min(0 / tail, last)), first + 0 % tail);
+            Pointwise_LaneStore<TShape>(acc1, ref destination, ref residual, 8 * (item + Math.Min(1 / tail, last)), first + 1 % tail);
+            Pointwise_LaneStore<TShape>(acc2, ref destination, ref residual, 8 * (item + Math.Min(2 / tail, last)), first + 2 % tail);
+            Pointwise_LaneStore<TShape>(acc3, ref destination, ref residual, 8 * (item + Math.Min(3 / tail, last)), first + 3 % tail);
+            Pointwise_LaneStore<TShape>(acc4, ref destination, ref residual, 8 * (item + Math.Min(4 / tail, last)), first + 4 % tail);
+            Pointwise_LaneStore<TShape>(acc5, ref destination, ref residual, 8 * (item + Math.Min(5 / tail, last)), first + 5 % tail);
+            Pointwise_LaneStore<TShape>(acc6, ref destination, ref residual, 8 * (item + Math.Min(6 / tail, last)), first + 6 % tail);
+            Pointwise_LaneStore<TShape>(acc7, ref destination, ref residual, 8 * (item + Math.Min(7 / tail, last)), first + 7 % tail);
         }
     }
 

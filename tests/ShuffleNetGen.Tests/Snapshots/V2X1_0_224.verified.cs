@@ -1903,7 +1903,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
-        Pointwise_LaneTail_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, Math.Min(part.Stop, 14));
+        Pointwise_LaneTail_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 14, part.Start, Math.Min(part.Stop, 14));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1973,7 +1973,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 Pointwise_Tile_4x4_V128<Pointwise_g1_116to116_196px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
-        Pointwise_LaneTail_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, Math.Min(part.Stop, 14));
+        Pointwise_LaneTail_V256<Pointwise_g1_116to116_196px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 14, part.Start, Math.Min(part.Stop, 14));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -2433,7 +2433,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
             Pointwise_Tile_8x48_V512<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
         }
-        Pointwise_LaneTail_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
+        Pointwise_LaneTail_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -2448,7 +2448,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
             Pointwise_Tile_4x24_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
         }
-        Pointwise_LaneTail_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
+        Pointwise_LaneTail_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -4826,29 +4826,28 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pointwise_LaneStore<TShape>(Vector256<float> acc, ref float destination, ref float residual, int channel, int pixel) where TShape : struct, Pointwise_Shape
     {
-        if (TShape.Residual)
-        {
-            var add = Vector256<float>.Zero;
-            for (int r = 0; r < 8; r++) add = add.WithElement(r, Unsafe.Add(ref residual, (channel + r) * TShape.Pixels + pixel));
-            acc += add;
-        }
+        ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels + pixel) : ref residual;
+        if (TShape.Residual) acc += Vector256.Create(res, Unsafe.Add(ref res, 1 * TShape.Pixels), Unsafe.Add(ref res, 2 * TShape.Pixels), Unsafe.Add(ref res, 3 * TShape.Pixels), Unsafe.Add(ref res, 4 * TShape.Pixels), Unsafe.Add(ref res, 5 * TShape.Pixels), Unsafe.Add(ref res, 6 * TShape.Pixels), Unsafe.Add(ref res, 7 * TShape.Pixels));
         if (TShape.Relu) acc = Simd.Relu(acc);
         for (int r = 0; r < 8; r++) Unsafe.Add(ref destination, Pointwise_Plane<TShape>(channel + r) * TShape.Pixels + pixel) = acc.GetElement(r);
     }
 
     /// <summary>
-    /// The last 1, 2 or 4 pixels of the planes of packed blocks [start, stop) of a one-group convolution, a block's 8 channels
+    /// The last 1, 2 or 4 pixels of the planes of packed blocks [start, stop), <paramref name="blocks"/> to a group, a block's 8 channels
     /// in the lanes (its biases, then its weights per input channel, are adjacent). Eight accumulators cover up to eight
-    /// blocks; past the last block they repeat it (the same values stored twice) rather than read past it.
+    /// blocks of one group; past the group's (or the range's) last block they repeat it (the same values stored twice)
+    /// rather than read past it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_LaneTail_V256<TShape>(ref float groupInput, ref float destination, ref float residual, ref float weights, int start, int stop)
+    private static void Pointwise_LaneTail_V256<TShape>(ref float source, ref float destination, ref float residual, ref float weights, int blocks, int start, int stop)
         where TShape : struct, Pointwise_Shape
     {
         int tail = TShape.Pixels % 8, first = TShape.Pixels - tail, stride = 8 * (TShape.InPerGroup + 1);
-        for (int item = start; item < stop; item += 8 / tail)
+        for (int item = start, last; item < stop; item += last + 1)
         {
-            int last = Math.Min(8 / tail, stop - item) - 1;
+            int k = item / blocks;
+            last = Math.Min(Math.Min(8 / tail, stop - item), (k + 1) * blocks - item) - 1;
+            ref float groupInput = ref Unsafe.Add(ref source, k * TShape.InPerGroup * TShape.Pixels);
             ref float w0 = ref Unsafe.Add(ref weights, (item + Math.Min(0 / tail, last)) * stride);
             ref float w1 = ref Unsafe.Add(ref weights, (item + Math.Min(1 / tail, last)) * stride);
             ref float w2 = ref Unsafe.Add(ref weights, (item + Math.Min(2 / tail, last)) * stride);
@@ -5011,7 +5010,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, Math.Min(part.Stop, 14));
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 14, part.Start, Math.Min(part.Stop, 14));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5050,7 +5049,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
                 Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, 192, 192);
             }
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, Math.Min(part.Stop, 14));
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 14, part.Start, Math.Min(part.Stop, 14));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5134,7 +5133,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
             Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 144);
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5145,7 +5144,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             Pointwise_g1_232to232_196px_Relu_V256_Inputs<Pointwise_Inputs<TShape, Pointwise_Part0>>(ref source, ref destination, ref weights, part, p0);
             Pointwise_g1_232to232_196px_Relu_V256_Inputs<Pointwise_Inputs<TShape, Pointwise_Part1>>(ref source, ref destination, ref weights, part, p0);
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5175,7 +5174,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
             Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 0);
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5190,7 +5189,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, 0, 24);
             Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 24);
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5220,7 +5219,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
             Pointwise_Tile_8x48_V512<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 0);
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 128, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5235,7 +5234,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, 0, 24);
             Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, 0, 24);
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, part.Start, part.Stop);
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 128, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
