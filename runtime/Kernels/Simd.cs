@@ -166,6 +166,59 @@ public static class Simd
         return Vector256.Create(LoadOdd(ref source), LoadOdd(ref Unsafe.Add(ref source, 8)));
     }
 
+    /// <summary>
+    /// Stages input rows <paramref name="first"/> … <paramref name="last"/> of every one of the <paramref name="planes"/>
+    /// (<paramref name="planePixels"/> floats apart, rows <paramref name="width"/> apart) with
+    /// <see cref="StageStride2Row256"/>, but for rows up to <paramref name="staged"/>, which are staged already: plane
+    /// p's row r goes to slot (r + 1) mod 3 of the plane's three, <paramref name="rowFloats"/> apart, so a 3x3 window's
+    /// rows 2y − 1, 2y and 2y + 1 are in distinct slots and the last of them is the next window's first. Returns
+    /// <paramref name="last"/>: the new <paramref name="staged"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int StageStride2Rows256(ref float source, ref float staging, int staged, int first, int last, int planes, int planePixels, int width, int rowFloats, int columns)
+    {
+        for (int r = Math.Max(staged + 1, first); r <= last; r++)
+            for (int p = 0; p < planes; p++)
+                StageStride2Row256(ref Unsafe.Add(ref source, p * planePixels + r * width), ref Unsafe.Add(ref staging, (p * 3 + (r + 1) % 3) * rowFloats), columns);
+        return last;
+    }
+
+    /// <summary>
+    /// One input row of a stride-2 3x3 window, staged for <paramref name="columns"/> (at least 8) output columns from
+    /// column 0 so that each tap column is one plain load: <c>row[1 + x]</c> is input column 2x + 1 (the right taps),
+    /// <c>row[1 + columns + x]</c> column 2x (the centre ones), and <c>row[x]</c>, read from the padding's zero at
+    /// <c>row[0]</c>, column 2x − 1 (the left ones). Input columns up to 2·<paramref name="columns"/> − 1 are read.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StageStride2Row256(ref float input, ref float row, int columns)
+    {
+        row = 0;
+        // The last eight columns again, overlapping the ones before where columns is not a multiple of eight.
+        for (int x = 0; x < columns - 8; x += 8) StageStride2Columns256(ref input, ref row, columns, x);
+        StageStride2Columns256(ref input, ref row, columns, columns - 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StageStride2Columns256(ref float input, ref float row, int columns, int x)
+    {
+        var lo = Vector256.LoadUnsafe(ref input, (nuint)(2 * x));
+        var hi = Vector256.LoadUnsafe(ref input, (nuint)(2 * x + 8));
+        Vector256<float> odd, even;
+        if (Avx2.IsSupported)
+        {
+            // One load of each half for both parities, where LoadOdd256 and LoadEven256 would load them twice.
+            odd = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+            even = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+        }
+        else
+        {
+            odd = LoadOdd256(ref Unsafe.Add(ref input, 2 * x));
+            even = LoadEven256(ref Unsafe.Add(ref input, 2 * x));
+        }
+        odd.StoreUnsafe(ref row, (nuint)(1 + x));
+        even.StoreUnsafe(ref row, (nuint)(1 + columns + x));
+    }
+
     // Stride 2 on Vector256 without a lane-crossing permute per load: SHUFPS alone leaves each 128-bit half with its own
     // pairs, so lanes 0 … 7 hold columns 0, 1, 4, 5, 2, 3, 6, 7. Lane-wise arithmetic does not care about the order, so a
     // window kernel combines all its taps in this order and puts the result right once, before its store: one VPERMPD
