@@ -277,9 +277,14 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// Whether the interiors of <paramref name="block"/> read staged rows (<see cref="EmitStagedRows"/>) rather than
     /// de-interleave the input at every tap: at stride 2 on Vector256 each input row is de-interleaved once per output
     /// row pair instead of once per channel block, tap column and output row, and without the SHUFPS that shares
-    /// Zen 3's FMA pipe. The interior then starts at column 0.
+    /// Zen 3's FMA pipe. The interior then starts at column 0. Only while the staged rows fit
+    /// <see cref="MaxStagedFloats"/>: they are on the stack, and read back from L1.
     /// </summary>
-    private bool Staged(BlockWidth block) => block == Block256 && Op.Stride == 2 && LeftEdgeInBlock;
+    private bool Staged(BlockWidth block) =>
+        block == Block256 && Op.Stride == 2 && LeftEdgeInBlock && Op.PlanesPerOutput * 3 * StagedRowFloats <= MaxStagedFloats;
+
+    /// <summary>Floats the staged rows may take, at most: 32 KiB, Zen 3's L1 data cache (a 224x224 RGB stem stages 2,088).</summary>
+    private const int MaxStagedFloats = 8192;
 
     /// <summary>The output columns of the staged rows: column 0 and the interior after it.</summary>
     private int StagedColumns => Segments(Op.Output.Width, ColumnMask)[1].End;
