@@ -1,6 +1,7 @@
 using System;
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
@@ -166,36 +167,50 @@ public static class Simd
         return Vector256.Create(LoadOdd(ref source), LoadOdd(ref Unsafe.Add(ref source, 8)));
     }
 
+    [ThreadStatic] private static float[]? t_stagedRows;
+
+    /// <summary>
+    /// At least <paramref name="floats"/> floats for <see cref="StageStride2Rows256"/>, one buffer per thread, kept: as
+    /// a stackalloc the generated code cannot skip clearing it, which took about 5 µs of the 224x224 stem's 200 (once
+    /// per band). Nothing is read from it before it is staged.
+    /// </summary>
+    public static ref float StagedRows(int floats)
+    {
+        var rows = t_stagedRows;
+        if (rows is null || rows.Length < floats) t_stagedRows = rows = new float[floats];
+        return ref MemoryMarshal.GetArrayDataReference(rows);
+    }
+
     /// <summary>
     /// Stages input rows <paramref name="first"/> … <paramref name="last"/> of every one of the <paramref name="planes"/>
-    /// (<paramref name="planePixels"/> floats apart, rows <paramref name="width"/> apart) with
-    /// <see cref="StageStride2Row256"/>, but for rows up to <paramref name="staged"/>, which are staged already: plane
-    /// p's row r goes to slot (r + 1) mod 3 of the plane's three, <paramref name="rowFloats"/> apart, so a 3x3 window's
-    /// rows 2y − 1, 2y and 2y + 1 are in distinct slots and the last of them is the next window's first. Returns
-    /// <paramref name="last"/>: the new <paramref name="staged"/>.
+    /// (<paramref name="planePixels"/> floats apart, rows <paramref name="width"/> apart), but for rows up to
+    /// <paramref name="staged"/>, which are staged already, for <paramref name="columns"/> (at least 8) output columns of
+    /// a stride-2 3x3 window from column 0, so that each tap column is one plain load: in a staged row, <c>[1 + x]</c> is
+    /// input column 2x + 1 (the right taps), <c>[1 + columns + x]</c> column 2x (the centre ones), and <c>[x]</c>, from
+    /// the padding's zero at <c>[0]</c>, column 2x − 1 (the left ones). Plane p's row r goes to slot (r + 1) mod 3 of the
+    /// plane's three, <paramref name="rowFloats"/> apart, so a window's rows 2y − 1, 2y and 2y + 1 are in distinct slots
+    /// and the last of them is the next window's first. Input columns up to 2·<paramref name="columns"/> − 1 are read.
+    /// Returns <paramref name="last"/>: the new <paramref name="staged"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int StageStride2Rows256(ref float source, ref float staging, int staged, int first, int last, int planes, int planePixels, int width, int rowFloats, int columns)
     {
         for (int r = Math.Max(staged + 1, first); r <= last; r++)
-            for (int p = 0; p < planes; p++)
-                StageStride2Row256(ref Unsafe.Add(ref source, p * planePixels + r * width), ref Unsafe.Add(ref staging, (p * 3 + (r + 1) % 3) * rowFloats), columns);
+        {
+            ref float input = ref Unsafe.Add(ref source, r * width);
+            ref float row = ref Unsafe.Add(ref staging, (r + 1) % 3 * rowFloats);
+            for (int p = 0; p < planes; p++) Unsafe.Add(ref row, p * 3 * rowFloats) = 0;
+            // The planes' columns interleaved: three independent chains (measured 1.5 % faster than plane by plane). The
+            // last eight columns again, overlapping the ones before where columns is not a multiple of eight.
+            for (int x = 0; ; x += 8)
+            {
+                if (x > columns - 8) x = columns - 8;
+                for (int p = 0; p < planes; p++)
+                    StageStride2Columns256(ref Unsafe.Add(ref input, p * planePixels), ref Unsafe.Add(ref row, p * 3 * rowFloats), columns, x);
+                if (x == columns - 8) break;
+            }
+        }
         return last;
-    }
-
-    /// <summary>
-    /// One input row of a stride-2 3x3 window, staged for <paramref name="columns"/> (at least 8) output columns from
-    /// column 0 so that each tap column is one plain load: <c>row[1 + x]</c> is input column 2x + 1 (the right taps),
-    /// <c>row[1 + columns + x]</c> column 2x (the centre ones), and <c>row[x]</c>, read from the padding's zero at
-    /// <c>row[0]</c>, column 2x − 1 (the left ones). Input columns up to 2·<paramref name="columns"/> − 1 are read.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StageStride2Row256(ref float input, ref float row, int columns)
-    {
-        row = 0;
-        // The last eight columns again, overlapping the ones before where columns is not a multiple of eight.
-        for (int x = 0; x < columns - 8; x += 8) StageStride2Columns256(ref input, ref row, columns, x);
-        StageStride2Columns256(ref input, ref row, columns, columns - 8);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -8,8 +8,8 @@ namespace ShuffleNetGen.Generator.Emit;
 /// The stem's full 3x3 convolution over every input plane. Where Vector512 or Vector256 is accelerated its interiors run
 /// channel-blocked in methods of their own: a full convolution reads the same input taps for every output channel, so
 /// one de-interleaved load feeds a block of output channels (<see cref="BlockWidth"/>) instead of one. At stride 2 on
-/// Vector256 the input rows are de-interleaved once into staged rows on the stack (<see cref="Staged"/>), which the
-/// blocks read with plain loads.
+/// Vector256 the input rows are de-interleaved once into staged rows (<see cref="Staged"/>), which the blocks read with
+/// plain loads.
 /// </summary>
 internal sealed class StemConvolutionKernel : WindowKernel
 {
@@ -203,8 +203,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
         bool staged = Staged(block);
         if (staged)
         {
-            w.Line($"Span<float> rows = stackalloc float[{Op.PlanesPerOutput * 3 * StagedRowFloats}];");
-            w.Line("ref float staging = ref MemoryMarshal.GetReference(rows);");
+            w.Line($"ref float staging = ref Simd.StagedRows({Op.PlanesPerOutput * 3 * StagedRowFloats});");
             w.Line("int lastStaged = -1;");
         }
         foreach (var rows in Segments(Op.Output.Height, RowMask))
@@ -278,7 +277,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// de-interleave the input at every tap: at stride 2 on Vector256 each input row is de-interleaved once per output
     /// row pair instead of once per channel block, tap column and output row, and without the SHUFPS that shares
     /// Zen 3's FMA pipe. The interior then starts at column 0. Only while the staged rows fit
-    /// <see cref="MaxStagedFloats"/>: they are on the stack, and read back from L1.
+    /// <see cref="MaxStagedFloats"/>: they are read back from L1.
     /// </summary>
     private bool Staged(BlockWidth block) =>
         block == Block256 && Op.Stride == 2 && LeftEdgeInBlock && Op.PlanesPerOutput * 3 * StagedRowFloats <= MaxStagedFloats;

@@ -963,8 +963,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        Span<float> rows = stackalloc float[2088];
-        ref float staging = ref MemoryMarshal.GetReference(rows);
+        ref float staging = ref Simd.StagedRows(2088);
         int lastStaged = -1;
         if (part.Start <= 0 && 0 < part.Stop)
         {

@@ -947,8 +947,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        Span<float> rows = stackalloc float[648];
-        ref float staging = ref MemoryMarshal.GetReference(rows);
+        ref float staging = ref Simd.StagedRows(648);
         int lastStaged = -1;
         if (part.Start <= 0 && 0 < part.Stop)
         {
