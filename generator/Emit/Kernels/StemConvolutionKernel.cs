@@ -7,7 +7,9 @@ namespace ShuffleNetGen.Generator.Emit;
 /// <summary>
 /// The stem's full 3x3 convolution over every input plane. Where Vector512 or Vector256 is accelerated its interiors run
 /// channel-blocked in methods of their own: a full convolution reads the same input taps for every output channel, so
-/// one de-interleaved load feeds a block of output channels (<see cref="BlockWidth"/>) instead of one.
+/// one de-interleaved load feeds a block of output channels (<see cref="BlockWidth"/>) instead of one. At stride 2 on
+/// Vector256 the input rows are de-interleaved once into staged rows (<see cref="Staged"/>), which the blocks read with
+/// plain loads.
 /// </summary>
 internal sealed class StemConvolutionKernel : WindowKernel
 {
@@ -198,11 +200,18 @@ internal sealed class StemConvolutionKernel : WindowKernel
     private void EmitBlock(SourceWriter w, BlockWidth block, int channels)
     {
         int full = Op.Channels / block.Channels * block.Channels;
+        bool staged = Staged(block);
+        if (staged)
+        {
+            w.Line($"ref float staging = ref Simd.StagedRows({Op.PlanesPerOutput * 3 * StagedRowFloats});");
+            w.Line("int lastStaged = -1;");
+        }
         foreach (var rows in Segments(Op.Output.Height, RowMask))
         {
             using (OpenRows(w, rows, out string oy))
             {
-                EmitRowOffsets(w, rows.Mask, oy);
+                if (staged) EmitStagedRows(w, rows.Mask, oy);
+                else EmitRowOffsets(w, rows.Mask, oy);
                 if (channels == block.Channels)
                 {
                     using (w.Open($"for (int c0 = 0; c0 < {full}; c0 += {block.Channels})"))
@@ -222,6 +231,18 @@ internal sealed class StemConvolutionKernel : WindowKernel
         w.Line($"ref float blockOutput = ref Unsafe.Add(ref destination, {c0} * {OutputPlaneStride});");
         w.Line($"ref float blockTaps = ref Unsafe.Add(ref weights, {c0} * {TapStride});");
         int span = block.Columns;
+        if (Staged(block))
+        {
+            string Slot(int ky) => (rowMask & (1 << ky)) == 0 ? "0" : $"slot{ky}";
+            string Staged(string ox) => $"{VectorMethodName(block, channels)}(ref staging, ref blockOutput, ref blockTaps, {Slot(0)}, {Slot(1)}, {Slot(2)}, outRow, {ox}, "
+                + $"{((rowMask & 1) != 0 ? "true" : "false")}, {((rowMask & 4) != 0 ? "true" : "false")});";
+            // Column 0 is no special case: its left tap loads the staged row's padding zero.
+            using (Loop.Open(w, "ox", 0, StagedColumns - span, span, inclusive: true))
+                w.Line(Staged("ox"));
+            if (StagedColumns % span != 0)
+                w.Line(Staged((StagedColumns - span).ToString()));
+            return;
+        }
         string Call(string ox, bool leftEdge)
         {
             string Row(int ky) => (rowMask & (1 << ky)) == 0 ? "0" : $"row{ky}";
@@ -252,6 +273,43 @@ internal sealed class StemConvolutionKernel : WindowKernel
     }
 
     /// <summary>
+    /// Whether the interiors of <paramref name="block"/> read staged rows (<see cref="EmitStagedRows"/>) rather than
+    /// de-interleave the input at every tap: at stride 2 on Vector256 each input row is de-interleaved once per output
+    /// row pair instead of once per channel block, tap column and output row, and without the SHUFPS that shares
+    /// Zen 3's FMA pipe. The interior then starts at column 0. Only while the staged rows fit
+    /// <see cref="MaxStagedFloats"/>: they are read back from L1.
+    /// </summary>
+    private bool Staged(BlockWidth block) =>
+        block == Block256 && Op.Stride == 2 && LeftEdgeInBlock && Op.PlanesPerOutput * 3 * StagedRowFloats <= MaxStagedFloats;
+
+    /// <summary>Floats the staged rows may take, at most: 32 KiB, Zen 3's L1 data cache (a 224x224 RGB stem stages 2,088).</summary>
+    private const int MaxStagedFloats = 8192;
+
+    /// <summary>The output columns of the staged rows: column 0 and the interior after it.</summary>
+    private int StagedColumns => Segments(Op.Output.Width, ColumnMask)[1].End;
+
+    /// <summary>Floats of one staged row (the padding, the odd and the even columns), rounded up to a vector.</summary>
+    private int StagedRowFloats => (2 * StagedColumns + 8) / 8 * 8;
+
+    /// <summary>
+    /// Stages the input rows output row <paramref name="oy"/> reads that an earlier row of the part has not
+    /// (<c>Simd.StageStride2Rows256</c>): an output row's last input row is the next one's first, so it is staged once.
+    /// <c>slotN</c> is where the row of tap row ky = N is.
+    /// </summary>
+    private void EmitStagedRows(SourceWriter w, int rowMask, string oy)
+    {
+        int top = (rowMask & 1) != 0 ? 0 : 1, bottom = (rowMask & 4) != 0 ? 2 : 1;
+        w.Line($"lastStaged = Simd.StageStride2Rows256(ref source, ref staging, lastStaged, {Affine(oy, 2, top - 1)}, {Affine(oy, 2, bottom - 1)}, "
+            + $"{Op.PlanesPerOutput}, {InPixels}, {Op.Input.Width}, {StagedRowFloats}, {StagedColumns});");
+        for (int ky = top; ky <= bottom; ky++)
+        {
+            string slot = int.TryParse(oy, out int row) ? ((2 * row + ky) % 3 * StagedRowFloats).ToString() : $"({Affine(oy, 2, ky)}) % 3 * {StagedRowFloats}";
+            w.Line($"int slot{ky} = {slot};");
+        }
+        w.Line($"int outRow = {OutputRow(oy)};");
+    }
+
+    /// <summary>
     /// Whether the blocked interiors also compute output column 0 (whose left taps are padding), so the per-channel
     /// scalar edge skips it: the left edge is one column and the interior after it spans at least a vector.
     /// </summary>
@@ -273,6 +331,11 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// </summary>
     private void EmitBlockVectorMethod(SourceWriter w, BlockWidth block, int channels)
     {
+        if (Staged(block))
+        {
+            EmitStagedVectorMethod(w, block, channels);
+            return;
+        }
         int s = Op.Stride;
         string V = block.Vector;
         // Stride 2 on Vector256 keeps SHUFPS's lane order through every tap (see Simd.LoadEvenSwizzled256) and
@@ -370,5 +433,66 @@ internal sealed class StemConvolutionKernel : WindowKernel
                     w.Line($"{acc(j, k)} = Simd.MulAdd(column{k}, tap, {acc(j, k)});");
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="EmitBlockVectorMethod"/> on staged rows: the three tap columns are plain loads at constant offsets,
+    /// written out column by column (a loop over them measured about 12 % slower: the JIT neither unrolls it nor keeps
+    /// its offsets out of the loop). The multiply-adds are the same, in the same order, as from the input itself.
+    /// </summary>
+    private void EmitStagedVectorMethod(SourceWriter w, BlockWidth block, int channels)
+    {
+        string V = block.Vector;
+        string Acc(int j, int k) => $"acc{j}_{k}";
+        w.Line($"/// <summary>{block.Columns} output columns, from <paramref name=\"ox\"/>, of an output row of <see cref=\"{InteriorMethodName(block, channels)}\"/>, from the staged rows at <paramref name=\"slot0\"/> (when <paramref name=\"above\"/>), <paramref name=\"slot1\"/> and <paramref name=\"slot2\"/> (when <paramref name=\"below\"/>) of each plane.</summary>");
+        w.Line(KernelSyntax.Inlined);
+        using (w.Open($"private static void {VectorMethodName(block, channels)}(ref float staging, ref float blockOutput, ref float blockTaps, int slot0, int slot1, int slot2, int outRow, int ox, bool above, bool below)"))
+        {
+            for (int j = 0; j < channels; j++)
+            {
+                w.Line($"var {Acc(j, 0)} = {V}.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.PlanesPerOutput * 9}));");
+                for (int k = 1; k < block.Vectors; k++) w.Line($"var {Acc(j, k)} = {Acc(j, 0)};");
+            }
+            w.Line($"{V}<float> tap;");
+            using (Loop.Open(w, "ci", 0, Op.PlanesPerOutput))
+            {
+                w.Line($"ref float planeRows = ref Unsafe.Add(ref staging, ci * {3 * StagedRowFloats} + ox);");
+                w.Line("ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);");
+                using (w.Open("for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)"))
+                {
+                    w.Line("ref float row = ref Unsafe.Add(ref planeRows, ky == 0 ? slot0 : ky == 1 ? slot1 : slot2);");
+                    w.Line("ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);");
+                    // Tap kx of output column x is input column 2x + kx - 1: the odd columns from one before, the even
+                    // ones, the odd ones (see Simd.StageStride2Row256).
+                    int[] columnStart = { 0, 1 + StagedColumns, 1 };
+                    for (int kx = 0; kx < 3; kx++)
+                    {
+                        for (int k = 0; k < block.Vectors; k++)
+                        {
+                            int offset = columnStart[kx] + k * block.Lanes;
+                            w.Line($"{(kx == 0 ? "var " : "")}column{k} = {(offset == 0 ? $"{V}.LoadUnsafe(ref row)" : $"{V}.LoadUnsafe(ref row, {offset})")};");
+                        }
+                        for (int j = 0; j < channels; j++)
+                        {
+                            int t = j * TapStride + kx;
+                            w.Line($"tap = {V}.Create({(t == 0 ? "rowTaps" : $"Unsafe.Add(ref rowTaps, {t})")});");
+                            for (int k = 0; k < block.Vectors; k++)
+                                w.Line($"{Acc(j, k)} = Simd.MulAdd(column{k}, tap, {Acc(j, k)});");
+                        }
+                    }
+                }
+            }
+            w.Line("ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);");
+            for (int j = 0; j < channels; j++)
+            {
+                for (int k = 0; k < block.Vectors; k++)
+                {
+                    string sum = Op.Relu ? $"Simd.Relu({Acc(j, k)})" : Acc(j, k);
+                    int offset = j * OutputPlaneStride + k * block.Lanes;
+                    w.Line(offset == 0 ? $"{sum}.StoreUnsafe(ref at);" : $"{sum}.StoreUnsafe(ref at, {offset});");
+                }
+            }
+        }
+        w.Line();
     }
 }

@@ -963,44 +963,46 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
+        ref float staging = ref Simd.StagedRows(2088);
+        int lastStaged = -1;
         if (part.Start <= 0 && 0 < part.Stop)
         {
-            int row1 = 0;
-            int row2 = 224;
+            lastStaged = Simd.StageStride2Rows256(ref source, ref staging, lastStaged, 0, 1, 3, 50176, 224, 232, 112);
+            int slot1 = 232;
+            int slot2 = 464;
             int outRow = -part.Start * 112;
             for (int c0 = 0; c0 < 24; c0 += 6)
             {
                 ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, 0, false, true, true);
-                for (int ox = 16; ox <= 96; ox += 16)
+                for (int ox = 0; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, 0, row1, row2, outRow, ox, false, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref staging, ref blockOutput, ref blockTaps, 0, slot1, slot2, outRow, ox, false, true);
                 }
             }
         }
         for (int oy = Math.Max(part.Start, 1); oy < Math.Min(part.Stop, 112); oy++)
         {
-            int row0 = (oy * 2 - 1) * 224;
-            int row1 = (oy * 2) * 224;
-            int row2 = (oy * 2 + 1) * 224;
+            lastStaged = Simd.StageStride2Rows256(ref source, ref staging, lastStaged, oy * 2 - 1, oy * 2 + 1, 3, 50176, 224, 232, 112);
+            int slot0 = (oy * 2) % 3 * 232;
+            int slot1 = (oy * 2 + 1) % 3 * 232;
+            int slot2 = (oy * 2 + 2) % 3 * 232;
             int outRow = (oy - part.Start) * 112;
             for (int c0 = 0; c0 < 24; c0 += 6)
             {
                 ref float blockOutput = ref Unsafe.Add(ref destination, c0 * 560);
                 ref float blockTaps = ref Unsafe.Add(ref weights, c0 * 28);
-                Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, 0, true, true, true);
-                for (int ox = 16; ox <= 96; ox += 16)
+                for (int ox = 0; ox <= 96; ox += 16)
                 {
-                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref source, ref blockOutput, ref blockTaps, row0, row1, row2, outRow, ox, true, true, false);
+                    Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref staging, ref blockOutput, ref blockTaps, slot0, slot1, slot2, outRow, ox, true, true);
                 }
             }
         }
     }
 
-    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256"/>: input rows <paramref name="row0"/> (when <paramref name="above"/>), <paramref name="row1"/> and <paramref name="row2"/> (when <paramref name="below"/>); at the <paramref name="leftEdge"/> the left taps of column 0 are the padding.</summary>
+    /// <summary>16 output columns, from <paramref name="ox"/>, of an output row of <see cref="Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256"/>, from the staged rows at <paramref name="slot0"/> (when <paramref name="above"/>), <paramref name="slot1"/> and <paramref name="slot2"/> (when <paramref name="below"/>) of each plane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)
+    private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Vector6ch_V256(ref float staging, ref float blockOutput, ref float blockTaps, int slot0, int slot1, int slot2, int outRow, int ox, bool above, bool below)
     {
         var acc0_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 27));
         var acc0_1 = acc0_0;
@@ -1014,55 +1016,90 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         var acc4_1 = acc4_0;
         var acc5_0 = Vector256.Create(Unsafe.Add(ref blockTaps, 167));
         var acc5_1 = acc5_0;
+        Vector256<float> tap;
         for (int ci = 0; ci < 3; ci++)
         {
-            ref float inputPlane = ref Unsafe.Add(ref source, ci * 50176);
+            ref float planeRows = ref Unsafe.Add(ref staging, ci * 696 + ox);
             ref float ciTaps = ref Unsafe.Add(ref blockTaps, ci * 9);
             for (int ky = above ? 0 : 1; ky < (below ? 3 : 2); ky++)
             {
-                ref float input = ref Unsafe.Add(ref inputPlane, (ky == 0 ? row0 : ky == 1 ? row1 : row2) + ox * 2);
+                ref float row = ref Unsafe.Add(ref planeRows, ky == 0 ? slot0 : ky == 1 ? slot1 : slot2);
                 ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);
-                ref float first = ref Unsafe.Subtract(ref input, 1);
-                ref float kxTaps = ref rowTaps;
-                for (int kx = 0; kx < 3; kx++, first = ref Unsafe.Add(ref first, 1), kxTaps = ref Unsafe.Add(ref kxTaps, 1))
-                {
-                    var column0 = leftEdge && kx == 0 ? Simd.ShiftInZeroSwizzled256(Simd.LoadOddSwizzled256(ref input)) : Simd.LoadEvenSwizzled256(ref first);
-                    var column1 = Simd.LoadEvenSwizzled256(ref Unsafe.Add(ref first, 16));
-                    Vector256<float> tap;
-                    tap = Vector256.Create(kxTaps);
-                    acc0_0 = Simd.MulAdd(column0, tap, acc0_0);
-                    acc0_1 = Simd.MulAdd(column1, tap, acc0_1);
-                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 28));
-                    acc1_0 = Simd.MulAdd(column0, tap, acc1_0);
-                    acc1_1 = Simd.MulAdd(column1, tap, acc1_1);
-                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 56));
-                    acc2_0 = Simd.MulAdd(column0, tap, acc2_0);
-                    acc2_1 = Simd.MulAdd(column1, tap, acc2_1);
-                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 84));
-                    acc3_0 = Simd.MulAdd(column0, tap, acc3_0);
-                    acc3_1 = Simd.MulAdd(column1, tap, acc3_1);
-                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 112));
-                    acc4_0 = Simd.MulAdd(column0, tap, acc4_0);
-                    acc4_1 = Simd.MulAdd(column1, tap, acc4_1);
-                    tap = Vector256.Create(Unsafe.Add(ref kxTaps, 140));
-                    acc5_0 = Simd.MulAdd(column0, tap, acc5_0);
-                    acc5_1 = Simd.MulAdd(column1, tap, acc5_1);
-                }
+                var column0 = Vector256.LoadUnsafe(ref row);
+                var column1 = Vector256.LoadUnsafe(ref row, 8);
+                tap = Vector256.Create(rowTaps);
+                acc0_0 = Simd.MulAdd(column0, tap, acc0_0);
+                acc0_1 = Simd.MulAdd(column1, tap, acc0_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 28));
+                acc1_0 = Simd.MulAdd(column0, tap, acc1_0);
+                acc1_1 = Simd.MulAdd(column1, tap, acc1_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 56));
+                acc2_0 = Simd.MulAdd(column0, tap, acc2_0);
+                acc2_1 = Simd.MulAdd(column1, tap, acc2_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 84));
+                acc3_0 = Simd.MulAdd(column0, tap, acc3_0);
+                acc3_1 = Simd.MulAdd(column1, tap, acc3_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 112));
+                acc4_0 = Simd.MulAdd(column0, tap, acc4_0);
+                acc4_1 = Simd.MulAdd(column1, tap, acc4_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 140));
+                acc5_0 = Simd.MulAdd(column0, tap, acc5_0);
+                acc5_1 = Simd.MulAdd(column1, tap, acc5_1);
+                column0 = Vector256.LoadUnsafe(ref row, 113);
+                column1 = Vector256.LoadUnsafe(ref row, 121);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 1));
+                acc0_0 = Simd.MulAdd(column0, tap, acc0_0);
+                acc0_1 = Simd.MulAdd(column1, tap, acc0_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 29));
+                acc1_0 = Simd.MulAdd(column0, tap, acc1_0);
+                acc1_1 = Simd.MulAdd(column1, tap, acc1_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 57));
+                acc2_0 = Simd.MulAdd(column0, tap, acc2_0);
+                acc2_1 = Simd.MulAdd(column1, tap, acc2_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 85));
+                acc3_0 = Simd.MulAdd(column0, tap, acc3_0);
+                acc3_1 = Simd.MulAdd(column1, tap, acc3_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 113));
+                acc4_0 = Simd.MulAdd(column0, tap, acc4_0);
+                acc4_1 = Simd.MulAdd(column1, tap, acc4_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 141));
+                acc5_0 = Simd.MulAdd(column0, tap, acc5_0);
+                acc5_1 = Simd.MulAdd(column1, tap, acc5_1);
+                column0 = Vector256.LoadUnsafe(ref row, 1);
+                column1 = Vector256.LoadUnsafe(ref row, 9);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 2));
+                acc0_0 = Simd.MulAdd(column0, tap, acc0_0);
+                acc0_1 = Simd.MulAdd(column1, tap, acc0_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 30));
+                acc1_0 = Simd.MulAdd(column0, tap, acc1_0);
+                acc1_1 = Simd.MulAdd(column1, tap, acc1_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 58));
+                acc2_0 = Simd.MulAdd(column0, tap, acc2_0);
+                acc2_1 = Simd.MulAdd(column1, tap, acc2_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 86));
+                acc3_0 = Simd.MulAdd(column0, tap, acc3_0);
+                acc3_1 = Simd.MulAdd(column1, tap, acc3_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 114));
+                acc4_0 = Simd.MulAdd(column0, tap, acc4_0);
+                acc4_1 = Simd.MulAdd(column1, tap, acc4_1);
+                tap = Vector256.Create(Unsafe.Add(ref rowTaps, 142));
+                acc5_0 = Simd.MulAdd(column0, tap, acc5_0);
+                acc5_1 = Simd.MulAdd(column1, tap, acc5_1);
             }
         }
         ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);
-        Simd.Unswizzle256(Simd.Relu(acc0_0)).StoreUnsafe(ref at);
-        Simd.Unswizzle256(Simd.Relu(acc0_1)).StoreUnsafe(ref at, 8);
-        Simd.Unswizzle256(Simd.Relu(acc1_0)).StoreUnsafe(ref at, 560);
-        Simd.Unswizzle256(Simd.Relu(acc1_1)).StoreUnsafe(ref at, 568);
-        Simd.Unswizzle256(Simd.Relu(acc2_0)).StoreUnsafe(ref at, 1120);
-        Simd.Unswizzle256(Simd.Relu(acc2_1)).StoreUnsafe(ref at, 1128);
-        Simd.Unswizzle256(Simd.Relu(acc3_0)).StoreUnsafe(ref at, 1680);
-        Simd.Unswizzle256(Simd.Relu(acc3_1)).StoreUnsafe(ref at, 1688);
-        Simd.Unswizzle256(Simd.Relu(acc4_0)).StoreUnsafe(ref at, 2240);
-        Simd.Unswizzle256(Simd.Relu(acc4_1)).StoreUnsafe(ref at, 2248);
-        Simd.Unswizzle256(Simd.Relu(acc5_0)).StoreUnsafe(ref at, 2800);
-        Simd.Unswizzle256(Simd.Relu(acc5_1)).StoreUnsafe(ref at, 2808);
+        Simd.Relu(acc0_0).StoreUnsafe(ref at);
+        Simd.Relu(acc0_1).StoreUnsafe(ref at, 8);
+        Simd.Relu(acc1_0).StoreUnsafe(ref at, 560);
+        Simd.Relu(acc1_1).StoreUnsafe(ref at, 568);
+        Simd.Relu(acc2_0).StoreUnsafe(ref at, 1120);
+        Simd.Relu(acc2_1).StoreUnsafe(ref at, 1128);
+        Simd.Relu(acc3_0).StoreUnsafe(ref at, 1680);
+        Simd.Relu(acc3_1).StoreUnsafe(ref at, 1688);
+        Simd.Relu(acc4_0).StoreUnsafe(ref at, 2240);
+        Simd.Relu(acc4_1).StoreUnsafe(ref at, 2248);
+        Simd.Relu(acc5_0).StoreUnsafe(ref at, 2800);
+        Simd.Relu(acc5_1).StoreUnsafe(ref at, 2808);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
