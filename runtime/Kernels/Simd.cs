@@ -167,20 +167,6 @@ public static class Simd
         return Vector256.Create(LoadOdd(ref source), LoadOdd(ref Unsafe.Add(ref source, 8)));
     }
 
-    [ThreadStatic] private static float[]? t_stagedRows;
-
-    /// <summary>
-    /// At least <paramref name="floats"/> floats for <see cref="StageStride2Rows256"/>, one buffer per thread, kept: as
-    /// a stackalloc the generated code cannot skip clearing it, which took about 5 µs of the 224x224 stem's 200 (once
-    /// per band). Nothing is read from it before it is staged.
-    /// </summary>
-    public static ref float StagedRows(int floats)
-    {
-        var rows = t_stagedRows;
-        if (rows is null || rows.Length < floats) t_stagedRows = rows = new float[floats];
-        return ref MemoryMarshal.GetArrayDataReference(rows);
-    }
-
     /// <summary>
     /// Stages input rows <paramref name="first"/> … <paramref name="last"/> of every one of the <paramref name="planes"/>
     /// (<paramref name="planePixels"/> floats apart, rows <paramref name="width"/> apart), but for rows up to

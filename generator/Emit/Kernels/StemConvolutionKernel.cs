@@ -203,7 +203,17 @@ internal sealed class StemConvolutionKernel : WindowKernel
         bool staged = Staged(block);
         if (staged)
         {
-            w.Line($"ref float staging = ref Simd.StagedRows({Op.PlanesPerOutput * 3 * StagedRowFloats});");
+            // In a fused step the rows follow the band on the fused step's stack (StagingFloats), cleared once per part
+            // there; a plain stem clears its own once per call. Nothing is read before it is staged.
+            if (ScratchRows > 0)
+            {
+                w.Line($"ref float staging = ref Unsafe.Add(ref destination, {Op.Channels * OutputPlaneStride});");
+            }
+            else
+            {
+                w.Line($"Span<float> stagedRows = stackalloc float[{StagingFloats}];");
+                w.Line("ref float staging = ref MemoryMarshal.GetReference(stagedRows);");
+            }
             w.Line("int lastStaged = -1;");
         }
         foreach (var rows in Segments(Op.Output.Height, RowMask))
@@ -281,6 +291,12 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// </summary>
     private bool Staged(BlockWidth block) =>
         block == Block256 && Op.Stride == 2 && LeftEdgeInBlock && Op.PlanesPerOutput * 3 * StagedRowFloats <= MaxStagedFloats;
+
+    /// <summary>
+    /// Floats of the staged rows a variant reads (0: none stages). A band stem's caller puts them after the band (its
+    /// <c>destination</c>, which may start a row into the band, plus every channel's band rows).
+    /// </summary>
+    public int StagingFloats => BlockWidths.Exists(Staged) ? Op.PlanesPerOutput * 3 * StagedRowFloats : 0;
 
     /// <summary>Floats the staged rows may take, at most: 32 KiB, Zen 3's L1 data cache (a 224x224 RGB stem stages 2,088).</summary>
     private const int MaxStagedFloats = 8192;

@@ -143,7 +143,9 @@ internal sealed class StemPoolKernel : IKernelEmitter
         w.Line(KernelSyntax.Optimized);
         using (w.Open($"private static void {BandsMethod}<{WidthParameter}>({Parameters}) where {WidthParameter} : struct, {WidthInterface}"))
         {
-            w.Line($"Span<float> band = stackalloc float[{_stemOp.Channels * channelStride}];");
+            // The stem's staged rows after the band, past the row it may start into the band by (see Stem's call).
+            int staging = _stem.StagingFloats > 0 ? width + _stem.StagingFloats : 0;
+            w.Line($"Span<float> band = stackalloc float[{_stemOp.Channels * channelStride + staging}];");
             w.Line("ref float scratch = ref MemoryMarshal.GetReference(band);");
             w.Line($"int start = {WorkRange.Start} * {PoolRowsPerBand}, stop = Math.Min({WorkRange.Stop} * {PoolRowsPerBand}, {poolHeight});");
             using (w.Open($"for (int first = start; first < stop; first += {PoolRowsPerBand})"))

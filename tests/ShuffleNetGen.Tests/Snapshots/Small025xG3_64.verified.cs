@@ -795,7 +795,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
     {
-        Span<float> band = stackalloc float[6336];
+        Span<float> band = stackalloc float[7016];
         ref float scratch = ref MemoryMarshal.GetReference(band);
         int start = part.Start * 16, stop = Math.Min(part.Stop * 16, 16);
         for (int first = start; first < stop; first += 16)
@@ -947,7 +947,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to6_64x64_Relu_ToBand_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        ref float staging = ref Simd.StagedRows(648);
+        ref float staging = ref Unsafe.Add(ref destination, 6336);
         int lastStaged = -1;
         if (part.Start <= 0 && 0 < part.Stop)
         {

@@ -783,7 +783,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_MaxPool_Bands<TWidth>(ref float source, ref float destination, ref float weights, Part part) where TWidth : struct, Conv3x3_MaxPoolWidth
     {
-        Span<float> band = stackalloc float[13440];
+        Span<float> band = stackalloc float[15640];
         ref float scratch = ref MemoryMarshal.GetReference(band);
         int start = part.Start * 2, stop = Math.Min(part.Stop * 2, 56);
         for (int first = start; first < stop; first += 2)
@@ -951,7 +951,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Conv3x3_s2_3to24_224x224_Relu_ToBand_Interior6ch_V256(ref float source, ref float destination, ref float weights, Part part)
     {
-        ref float staging = ref Simd.StagedRows(2088);
+        ref float staging = ref Unsafe.Add(ref destination, 13440);
         int lastStaged = -1;
         if (part.Start <= 0 && 0 < part.Stop)
         {
