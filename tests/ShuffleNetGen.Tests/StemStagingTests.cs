@@ -6,7 +6,7 @@ namespace ShuffleNetGen.Tests;
 /// <summary>
 /// The Vector256 stem at stride 2 stages its input rows (<c>Simd.StageStride2Rows256</c>) only while every plane's
 /// three staged rows fit Zen 3's L1: a wider input keeps de-interleaving at each tap, so the declared width does not
-/// grow the per-thread buffer without bound, nor stage rows that L1 cannot hold.
+/// grow the staged rows on the fused step's stack without bound, nor stage rows that L1 cannot hold.
 /// </summary>
 public class StemStagingTests
 {

@@ -290,13 +290,16 @@ internal sealed class StemConvolutionKernel : WindowKernel
     /// <see cref="MaxStagedFloats"/>: they are read back from L1.
     /// </summary>
     private bool Staged(BlockWidth block) =>
-        block == Block256 && Op.Stride == 2 && LeftEdgeInBlock && Op.PlanesPerOutput * 3 * StagedRowFloats <= MaxStagedFloats;
+        block == Block256 && Op.Stride == 2 && LeftEdgeInBlock && StagedFloats <= MaxStagedFloats;
 
     /// <summary>
     /// Floats of the staged rows a variant reads (0: none stages). A band stem's caller puts them after the band (its
     /// <c>destination</c>, which may start a row into the band, plus every channel's band rows).
     /// </summary>
-    public int StagingFloats => BlockWidths.Exists(Staged) ? Op.PlanesPerOutput * 3 * StagedRowFloats : 0;
+    public int StagingFloats => BlockWidths.Exists(Staged) ? StagedFloats : 0;
+
+    /// <summary>Floats of every plane's three staged rows.</summary>
+    private int StagedFloats => Op.PlanesPerOutput * 3 * StagedRowFloats;
 
     /// <summary>Floats the staged rows may take, at most: 32 KiB, Zen 3's L1 data cache (a 224x224 RGB stem stages 2,088).</summary>
     private const int MaxStagedFloats = 8192;
@@ -360,16 +363,12 @@ internal sealed class StemConvolutionKernel : WindowKernel
         string even = swizzled ? "Simd.LoadEvenSwizzled256" : $"Simd.LoadEven{block.Lanes * 32}";
         string odd = swizzled ? "Simd.LoadOddSwizzled256" : $"Simd.LoadOdd{block.Lanes * 32}";
         string shift = swizzled ? "Simd.ShiftInZeroSwizzled256" : "Simd.ShiftInZero";
-        string Acc(int j, int k) => block.Vectors == 1 ? $"acc{j}" : $"acc{j}_{k}";
+        string Acc(int j, int k) => Accumulator(block, j, k);
         w.Line($"/// <summary>{block.Columns} output columns, from <paramref name=\"ox\"/>, of an output row of <see cref=\"{InteriorMethodName(block, channels)}\"/>: input rows <paramref name=\"row0\"/> (when <paramref name=\"above\"/>), <paramref name=\"row1\"/> and <paramref name=\"row2\"/> (when <paramref name=\"below\"/>); at the <paramref name=\"leftEdge\"/> the left taps of column 0 are the padding.</summary>");
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {VectorMethodName(block, channels)}(ref float source, ref float blockOutput, ref float blockTaps, int row0, int row1, int row2, int outRow, int ox, bool above, bool below, bool leftEdge)"))
         {
-            for (int j = 0; j < channels; j++)
-            {
-                w.Line($"var {Acc(j, 0)} = {V}.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.PlanesPerOutput * 9}));");
-                for (int k = 1; k < block.Vectors; k++) w.Line($"var {Acc(j, k)} = {Acc(j, 0)};");
-            }
+            EmitBlockAccumulators(w, block, channels);
             using (Loop.Open(w, "ci", 0, Op.PlanesPerOutput))
             {
                 w.Line($"ref float inputPlane = ref Unsafe.Add(ref source, ci * {InPixels});");
@@ -390,20 +389,38 @@ internal sealed class StemConvolutionKernel : WindowKernel
                         EmitTapColumnLoop(w, block, channels, even, odd, shift, Acc);
                 }
             }
-            // One reference to the first column, the stores at constant offsets from it.
-            w.Line("ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);");
-            for (int j = 0; j < channels; j++)
-            {
-                for (int k = 0; k < block.Vectors; k++)
-                {
-                    string sum = Op.Relu ? $"Simd.Relu({Acc(j, k)})" : Acc(j, k);
-                    if (swizzled) sum = $"Simd.Unswizzle256({sum})";
-                    int offset = j * OutputPlaneStride + k * block.Lanes;
-                    w.Line(offset == 0 ? $"{sum}.StoreUnsafe(ref at);" : $"{sum}.StoreUnsafe(ref at, {offset});");
-                }
-            }
+            EmitBlockStores(w, block, channels, swizzled);
         }
         w.Line();
+    }
+
+    private static string Accumulator(BlockWidth block, int channel, int vector) =>
+        block.Vectors == 1 ? $"acc{channel}" : $"acc{channel}_{vector}";
+
+    /// <summary>A block's accumulators, each starting at its channel's bias.</summary>
+    private void EmitBlockAccumulators(SourceWriter w, BlockWidth block, int channels)
+    {
+        for (int j = 0; j < channels; j++)
+        {
+            w.Line($"var {Accumulator(block, j, 0)} = {block.Vector}.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.PlanesPerOutput * 9}));");
+            for (int k = 1; k < block.Vectors; k++) w.Line($"var {Accumulator(block, j, k)} = {Accumulator(block, j, 0)};");
+        }
+    }
+
+    /// <summary>A block's ReLU and stores: one reference to the first column, the stores at constant offsets from it.</summary>
+    private void EmitBlockStores(SourceWriter w, BlockWidth block, int channels, bool swizzled)
+    {
+        w.Line("ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);");
+        for (int j = 0; j < channels; j++)
+        {
+            for (int k = 0; k < block.Vectors; k++)
+            {
+                string sum = Op.Relu ? $"Simd.Relu({Accumulator(block, j, k)})" : Accumulator(block, j, k);
+                if (swizzled) sum = $"Simd.Unswizzle256({sum})";
+                int offset = j * OutputPlaneStride + k * block.Lanes;
+                w.Line(offset == 0 ? $"{sum}.StoreUnsafe(ref at);" : $"{sum}.StoreUnsafe(ref at, {offset});");
+            }
+        }
     }
 
     private void EmitSingleVectorTaps(SourceWriter w, BlockWidth block, int channels, string even, string odd, string shift)
@@ -459,16 +476,12 @@ internal sealed class StemConvolutionKernel : WindowKernel
     private void EmitStagedVectorMethod(SourceWriter w, BlockWidth block, int channels)
     {
         string V = block.Vector;
-        string Acc(int j, int k) => $"acc{j}_{k}";
+        string Acc(int j, int k) => Accumulator(block, j, k);
         w.Line($"/// <summary>{block.Columns} output columns, from <paramref name=\"ox\"/>, of an output row of <see cref=\"{InteriorMethodName(block, channels)}\"/>, from the staged rows at <paramref name=\"slot0\"/> (when <paramref name=\"above\"/>), <paramref name=\"slot1\"/> and <paramref name=\"slot2\"/> (when <paramref name=\"below\"/>) of each plane.</summary>");
         w.Line(KernelSyntax.Inlined);
         using (w.Open($"private static void {VectorMethodName(block, channels)}(ref float staging, ref float blockOutput, ref float blockTaps, int slot0, int slot1, int slot2, int outRow, int ox, bool above, bool below)"))
         {
-            for (int j = 0; j < channels; j++)
-            {
-                w.Line($"var {Acc(j, 0)} = {V}.Create(Unsafe.Add(ref blockTaps, {j * TapStride + Op.PlanesPerOutput * 9}));");
-                for (int k = 1; k < block.Vectors; k++) w.Line($"var {Acc(j, k)} = {Acc(j, 0)};");
-            }
+            EmitBlockAccumulators(w, block, channels);
             w.Line($"{V}<float> tap;");
             using (Loop.Open(w, "ci", 0, Op.PlanesPerOutput))
             {
@@ -479,7 +492,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
                     w.Line("ref float row = ref Unsafe.Add(ref planeRows, ky == 0 ? slot0 : ky == 1 ? slot1 : slot2);");
                     w.Line("ref float rowTaps = ref Unsafe.Add(ref ciTaps, ky * 3);");
                     // Tap kx of output column x is input column 2x + kx - 1: the odd columns from one before, the even
-                    // ones, the odd ones (see Simd.StageStride2Row256).
+                    // ones, the odd ones (see Simd.StageStride2Rows256).
                     int[] columnStart = { 0, 1 + StagedColumns, 1 };
                     for (int kx = 0; kx < 3; kx++)
                     {
@@ -498,16 +511,7 @@ internal sealed class StemConvolutionKernel : WindowKernel
                     }
                 }
             }
-            w.Line("ref float at = ref Unsafe.Add(ref blockOutput, outRow + ox);");
-            for (int j = 0; j < channels; j++)
-            {
-                for (int k = 0; k < block.Vectors; k++)
-                {
-                    string sum = Op.Relu ? $"Simd.Relu({Acc(j, k)})" : Acc(j, k);
-                    int offset = j * OutputPlaneStride + k * block.Lanes;
-                    w.Line(offset == 0 ? $"{sum}.StoreUnsafe(ref at);" : $"{sum}.StoreUnsafe(ref at, {offset});");
-                }
-            }
+            EmitBlockStores(w, block, channels, swizzled: false);
         }
         w.Line();
     }
