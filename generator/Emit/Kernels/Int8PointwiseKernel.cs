@@ -185,14 +185,7 @@ internal sealed class Int8PointwiseKernel : PointwiseKernelBase
         w.Line($"private static void {LaneStoreMethod}<TShape>(Vector256<float> acc, ref float destination, ref float residual, ref float slots, int channel, int pixel, Vector256<float> slotInverse, Vector256<float> slotLow, Vector256<float> slotHigh, Vector256<byte> slotZero) where TShape : struct, {Prefix}Shape");
         using (w.OpenScope())
         {
-            // Written out lane by lane: a loop over the lanes left WithElement a variable index, which the JIT compiles
-            // as a store of the vector, a store of the lane and a reload that cannot be forwarded, per lane (the 196-pixel
-            // residual convolutions of 1x g=3 224 ran 20 % slower than with tail tiles so).
-            w.Line("ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels + pixel) : ref residual;");
-            var lanes = new List<string>();
-            for (int r = 0; r < BlockRows; r++) lanes.Add(r == 0 ? "res" : $"Unsafe.Add(ref res, {r} * TShape.Pixels)");
-            w.Line($"if (TShape.Residual) acc += Vector256.Create({string.Join(", ", lanes)});");
-            w.Line("if (TShape.Relu) acc = Simd.Relu(acc);");
+            EmitLaneResidualAndRelu(w);
             for (int r = 0; r < BlockRows; r++)
                 w.Line($"Unsafe.Add(ref destination, {PlaneMethod}<TShape>({(r == 0 ? "channel" : $"channel + {r}")}) * TShape.Pixels + pixel) = acc.GetElement({r});");
             w.Line("if (!TShape.PacksSlots) return;");

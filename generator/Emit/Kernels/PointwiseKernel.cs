@@ -262,12 +262,7 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
         w.Line($"private static void {LaneStoreMethod}<TShape>(Vector256<float> acc, ref float destination, ref float residual, int channel, int pixel) where TShape : struct, {PointwiseShapeInterface}");
         using (w.OpenScope())
         {
-            // Written out lane by lane, for the reason Int8Pointwise_LaneStore gives (WithElement at a variable index).
-            w.Line("ref float res = ref TShape.Residual ? ref Unsafe.Add(ref residual, channel * TShape.Pixels + pixel) : ref residual;");
-            var lanes = new List<string>();
-            for (int r = 0; r < BlockRows; r++) lanes.Add(r == 0 ? "res" : $"Unsafe.Add(ref res, {r} * TShape.Pixels)");
-            w.Line($"if (TShape.Residual) acc += Vector256.Create({string.Join(", ", lanes)});");
-            w.Line("if (TShape.Relu) acc = Simd.Relu(acc);");
+            EmitLaneResidualAndRelu(w);
             w.Line($"for (int r = 0; r < {BlockRows}; r++) Unsafe.Add(ref destination, {PlaneMethod}<TShape>(channel + r) * TShape.Pixels + pixel) = acc.GetElement(r);");
         }
         w.Line();
