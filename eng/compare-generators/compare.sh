@@ -18,7 +18,14 @@ base=${COMPARE_BASELINE_DIR:-/tmp/shufflenetgen-baseline-$(git -C "$root" rev-pa
 if [[ ! -d $base ]]; then
   git -C "$root" worktree add --detach "$base" "$rev" >/dev/null
 fi
-dotnet build "$here/Runner" -c Release -p:BaselineRoot="$base" -v quiet -nologo | grep -E "error|rror\(s\)" || true
+# A failed build must stop here: the runner left from an earlier build would compare other code.
+log=$(mktemp)
+if ! dotnet build "$here/Runner" -c Release -p:BaselineRoot="$base" -v quiet -nologo > "$log" 2>&1; then
+  grep -E "error" "$log" | sort -u >&2
+  rm -f "$log"
+  exit 1
+fi
+rm -f "$log"
 runner="$here/Runner/bin/Release/net10.0/Runner.dll"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 dotnet "$runner" "$model" "$pairs" baseline-first $extra
