@@ -85,5 +85,8 @@ internal static class KernelEmitters
     /// <summary>Packed weights of <paramref name="op"/> as the span a <c>WeightPacker</c> call fills.</summary>
     public static string PackedSpan(OpNode op) => $"packed.AsSpan({OperandRefs.WeightOffset(op)}, {op.PackedWeightLength})";
 
-    public const string Packer = KernelSyntax.Runtime + ".Weights.WeightPacker";
+    /// <summary>The packer's alias (<see cref="PackerAlias"/>): a model's weight packing is one call per op.</summary>
+    public const string Packer = "WeightPacker";
+
+    public const string PackerAlias = "using " + Packer + " = " + KernelSyntax.Runtime + ".Weights.WeightPacker;";
 }

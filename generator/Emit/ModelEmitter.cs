@@ -32,6 +32,7 @@ internal static class ModelEmitter
         w.Line("using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;");
         w.Line("using Simd = global::ShuffleNetGen.Kernels.Simd;");
         w.Line(WorkRange.Alias);
+        w.Line(KernelEmitters.PackerAlias);
         w.Line();
         if (target.Namespace is not null) w.Line($"namespace {target.Namespace};").Line();
 

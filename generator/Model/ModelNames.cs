@@ -16,11 +16,11 @@ internal static class ModelNames
 {
     /// <summary>
     /// Types and namespaces the generated code names without <c>global::</c> (it imports System, System.Runtime.*
-    /// and aliases Simd and AdvSimd), plus their likely siblings, so a new kernel using one does not break existing models.
+    /// and aliases Simd, AdvSimd, Part and WeightPacker), plus their likely siblings, so a new kernel using one does not break existing models.
     /// </summary>
     private static readonly HashSet<string> s_simpleNames = new(StringComparer.Ordinal)
     {
-        "System", "Runtime", "Intrinsics", "CompilerServices", "InteropServices", "Simd", "Part",
+        "System", "Runtime", "Intrinsics", "CompilerServices", "InteropServices", "Simd", "Part", "WeightPacker",
         "Span", "ReadOnlySpan", "Math", "MathF", "Array", "Buffer", "BitConverter", "Debug",
         "ArgumentException", "ArgumentOutOfRangeException", "ArgumentNullException", "InvalidOperationException",
         "MemoryMarshal", "Unsafe", "MethodImpl", "MethodImplOptions", "SkipLocalsInit",

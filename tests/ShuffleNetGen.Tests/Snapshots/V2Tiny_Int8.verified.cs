@@ -8,6 +8,7 @@ using System.Runtime.Intrinsics;
 using AdvSimd = global::System.Runtime.Intrinsics.Arm.AdvSimd;
 using Simd = global::ShuffleNetGen.Kernels.Simd;
 using Part = global::ShuffleNetGen.Kernels.WorkPart;
+using WeightPacker = global::ShuffleNetGen.Weights.WeightPacker;
 
 namespace Snapshots;
 
@@ -3771,35 +3772,35 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
 
     private static void PackWeights(global::ShuffleNetGen.TensorSet tensors, float[] packed)
     {
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "conv1.0", "conv1.1", 8, 3, packed.AsSpan(Weights_conv1_0, 224));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.0.branch2.0", packed.AsSpan(Weights_stage2_0_branch2_0_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.0.branch2.0", "stage2.0.branch2.1", 8, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch2_0, 48));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.0.branch2.3", "stage2.0.branch2.4", 12, 1, packed.AsSpan(Weights_stage2_0_branch2_3, 120));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.0.branch2.5", packed.AsSpan(Weights_stage2_0_branch2_5_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.0.branch2.5", "stage2.0.branch2.6", 12, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch2_5, 60));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.0.branch1.0", "stage2.0.branch1.1", 8, 1, packed.AsSpan(Weights_stage2_0_branch1_0, 80));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.0.branch1.2", packed.AsSpan(Weights_stage2_0_branch1_2_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.0.branch1.2", "stage2.0.branch1.3", 8, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch1_2, 48));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.1.branch2.0", packed.AsSpan(Weights_stage2_1_branch2_0_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.1.branch2.0", "stage2.1.branch2.1", 12, 12, 1, 8, packed.AsSpan(Weights_stage2_1_branch2_0, 60));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage2.1.branch2.3", "stage2.1.branch2.4", 12, 1, packed.AsSpan(Weights_stage2_1_branch2_3, 120));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage2.1.branch2.5", packed.AsSpan(Weights_stage2_1_branch2_5_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage2.1.branch2.5", "stage2.1.branch2.6", 12, 12, 1, 8, packed.AsSpan(Weights_stage2_1_branch2_5, 60));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.0.branch2.0", packed.AsSpan(Weights_stage3_0_branch2_0_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.0.branch2.0", "stage3.0.branch2.1", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch2_0, 192));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.0.branch2.3", "stage3.0.branch2.4", 24, 1, packed.AsSpan(Weights_stage3_0_branch2_3, 240));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.0.branch2.5", packed.AsSpan(Weights_stage3_0_branch2_5_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.0.branch2.5", "stage3.0.branch2.6", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch2_5, 192));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.0.branch1.0", "stage3.0.branch1.1", 24, 1, packed.AsSpan(Weights_stage3_0_branch1_0, 240));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.0.branch1.2", packed.AsSpan(Weights_stage3_0_branch1_2_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.0.branch1.2", "stage3.0.branch1.3", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch1_2, 192));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.1.branch2.0", packed.AsSpan(Weights_stage3_1_branch2_0_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.1.branch2.0", "stage3.1.branch2.1", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_1_branch2_0, 192));
-        global::ShuffleNetGen.Weights.WeightPacker.Window3x3(tensors, "stage3.1.branch2.3", "stage3.1.branch2.4", 24, 1, packed.AsSpan(Weights_stage3_1_branch2_3, 240));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "stage3.1.branch2.5", packed.AsSpan(Weights_stage3_1_branch2_5_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "stage3.1.branch2.5", "stage3.1.branch2.6", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_1_branch2_5, 192));
-        global::ShuffleNetGen.Weights.WeightPacker.Quantize(tensors, "conv5.0", packed.AsSpan(Weights_conv5_0_quantize, 2));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Pointwise(tensors, "conv5.0", "conv5.1", 48, 64, 1, 8, packed.AsSpan(Weights_conv5_0, 896));
-        global::ShuffleNetGen.Weights.WeightPacker.Int8Linear(tensors, "fc", 64, 10, 16, packed.AsSpan(Weights_fc, 180));
+        WeightPacker.Window3x3(tensors, "conv1.0", "conv1.1", 8, 3, packed.AsSpan(Weights_conv1_0, 224));
+        WeightPacker.Quantize(tensors, "stage2.0.branch2.0", packed.AsSpan(Weights_stage2_0_branch2_0_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage2.0.branch2.0", "stage2.0.branch2.1", 8, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch2_0, 48));
+        WeightPacker.Window3x3(tensors, "stage2.0.branch2.3", "stage2.0.branch2.4", 12, 1, packed.AsSpan(Weights_stage2_0_branch2_3, 120));
+        WeightPacker.Quantize(tensors, "stage2.0.branch2.5", packed.AsSpan(Weights_stage2_0_branch2_5_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage2.0.branch2.5", "stage2.0.branch2.6", 12, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch2_5, 60));
+        WeightPacker.Window3x3(tensors, "stage2.0.branch1.0", "stage2.0.branch1.1", 8, 1, packed.AsSpan(Weights_stage2_0_branch1_0, 80));
+        WeightPacker.Quantize(tensors, "stage2.0.branch1.2", packed.AsSpan(Weights_stage2_0_branch1_2_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage2.0.branch1.2", "stage2.0.branch1.3", 8, 12, 1, 8, packed.AsSpan(Weights_stage2_0_branch1_2, 48));
+        WeightPacker.Quantize(tensors, "stage2.1.branch2.0", packed.AsSpan(Weights_stage2_1_branch2_0_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage2.1.branch2.0", "stage2.1.branch2.1", 12, 12, 1, 8, packed.AsSpan(Weights_stage2_1_branch2_0, 60));
+        WeightPacker.Window3x3(tensors, "stage2.1.branch2.3", "stage2.1.branch2.4", 12, 1, packed.AsSpan(Weights_stage2_1_branch2_3, 120));
+        WeightPacker.Quantize(tensors, "stage2.1.branch2.5", packed.AsSpan(Weights_stage2_1_branch2_5_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage2.1.branch2.5", "stage2.1.branch2.6", 12, 12, 1, 8, packed.AsSpan(Weights_stage2_1_branch2_5, 60));
+        WeightPacker.Quantize(tensors, "stage3.0.branch2.0", packed.AsSpan(Weights_stage3_0_branch2_0_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage3.0.branch2.0", "stage3.0.branch2.1", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch2_0, 192));
+        WeightPacker.Window3x3(tensors, "stage3.0.branch2.3", "stage3.0.branch2.4", 24, 1, packed.AsSpan(Weights_stage3_0_branch2_3, 240));
+        WeightPacker.Quantize(tensors, "stage3.0.branch2.5", packed.AsSpan(Weights_stage3_0_branch2_5_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage3.0.branch2.5", "stage3.0.branch2.6", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch2_5, 192));
+        WeightPacker.Window3x3(tensors, "stage3.0.branch1.0", "stage3.0.branch1.1", 24, 1, packed.AsSpan(Weights_stage3_0_branch1_0, 240));
+        WeightPacker.Quantize(tensors, "stage3.0.branch1.2", packed.AsSpan(Weights_stage3_0_branch1_2_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage3.0.branch1.2", "stage3.0.branch1.3", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_0_branch1_2, 192));
+        WeightPacker.Quantize(tensors, "stage3.1.branch2.0", packed.AsSpan(Weights_stage3_1_branch2_0_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage3.1.branch2.0", "stage3.1.branch2.1", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_1_branch2_0, 192));
+        WeightPacker.Window3x3(tensors, "stage3.1.branch2.3", "stage3.1.branch2.4", 24, 1, packed.AsSpan(Weights_stage3_1_branch2_3, 240));
+        WeightPacker.Quantize(tensors, "stage3.1.branch2.5", packed.AsSpan(Weights_stage3_1_branch2_5_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "stage3.1.branch2.5", "stage3.1.branch2.6", 24, 24, 1, 8, packed.AsSpan(Weights_stage3_1_branch2_5, 192));
+        WeightPacker.Quantize(tensors, "conv5.0", packed.AsSpan(Weights_conv5_0_quantize, 2));
+        WeightPacker.Int8Pointwise(tensors, "conv5.0", "conv5.1", 48, 64, 1, 8, packed.AsSpan(Weights_conv5_0, 896));
+        WeightPacker.Int8Linear(tensors, "fc", 64, 10, 16, packed.AsSpan(Weights_fc, 180));
     }
 }
