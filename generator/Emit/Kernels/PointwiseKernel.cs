@@ -75,6 +75,24 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// </summary>
     protected override bool WholeBlockTail(Width width) => width == V256;
 
+    private const int PackedChunk = 24;
+
+    /// <summary>
+    /// On Vector256, a one-group convolution on planes too small for two chunks of 48 pixels (7x7) whose input is over
+    /// L1's 32 KB walks chunks of 24 pixels, each copied first channel after channel (PackChunk), as long as the copy
+    /// takes at most 64 KB of stack. Without the copy a tile's 24 pixels of each input channel span two or three cache
+    /// lines 196 bytes (or a plane table's jump) apart, read from L2 for every block; the copy makes them one run. In a
+    /// console program on copies of the tiles (Zen 3 EPYC, operands hot, median of 400 alternated calls), with the copy:
+    /// conv5 (464 to 1024 on 49 pixels, through v2's plane table) 0.82x, 232 to 232 on 49 pixels 0.87x; the copy into
+    /// rows of 48 pixels instead, or in channel order as whole planes, gained nothing (0.96–1.02x, 1.04–1.16x).
+    /// </summary>
+    protected override bool PacksChunks(Width width) =>
+        width == V256 && Op.Groups == 1 && Op.Output.Pixels >= 2 * PackedChunk && Op.Output.Pixels < 4 * PackedChunk
+        && Op.InPerGroup * Op.Output.Pixels * sizeof(float) > 32 * 1024 && Op.InPerGroup * PackedChunk * sizeof(float) <= 64 * 1024;
+
+    /// <summary>Float tiles are 4, 8 or 16 lanes wide and chunks 24 or 48 pixels: all divide the pixel split.</summary>
+    protected override bool SplitsPixels => true;
+
     /// <summary>
     /// On Vector256, chunks of 48 pixels (two 4 × 24 tiles) where a group's input is over L1's 32 KB (v2 x1.0 224, Zen 3
     /// EPYC: 116 to 116 channels on 784 pixels 345 to 290 µs, 58 to 58 on 784 pixels 64 to 59 µs; chunks sized to fit
@@ -85,14 +103,12 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// weight matrix streams through it once per chunk, and a plane table's permuted reads get no help from the
     /// prefetchers when it does not (same machine: v2's 116 to 116 channels on 196 pixels with plane tables 65 to 59.5 µs,
     /// on 784 pixels 291 to 278 µs). Planes too small for two chunks of 48 stay unchunked: 24-pixel chunks made the
-    /// 49-pixel convolutions slower (conv5 673 to 700 µs).
+    /// 49-pixel convolutions slower (conv5 673 to 700 µs), unless packed (<see cref="PacksChunks"/>).
     /// </para>
     /// </summary>
-    /// <summary>Float tiles are 4, 8 or 16 lanes wide and chunks 24 or 48 pixels: all divide the pixel split.</summary>
-    protected override bool SplitsPixels => true;
-
     protected override int PixelChunk(Width width)
     {
+        if (PacksChunks(width)) return PackedChunk;
         const int Chunk = 48;
         if (width != V256 || Op.Residual is not null || Op.Output.Pixels < 2 * Chunk || Op.InPerGroup * Op.Output.Pixels * sizeof(float) <= 32 * 1024) return 0;
         return Op.InPerGroup * Chunk * sizeof(float) > 16 * 1024 ? Chunk / 2 : Chunk;
@@ -298,7 +314,7 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
                             for (int v = 0; v < tile.Vectors; v++) w.Line($"acc{i}x{v} = {V}.LoadUnsafe(ref out{i}, (nuint){(v == 0 ? "p" : $"(p + {v * lanes})")});");
                 }
                 string from = resumes ? "TShape.InputsFrom" : "0";
-                w.Line(resumes ? "ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + p);" : "ref float x = ref Unsafe.Add(ref groupInput, p);");
+                w.Line(resumes ? "ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + TShape.InputPixel(p));" : "ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));");
                 w.Line(resumes ? "ref float wk = ref Unsafe.Add(ref bias, (TShape.InputsFrom + 1) * blockRows);" : "ref float wk = ref Unsafe.Add(ref bias, blockRows);");
                 using (w.Open($"for (int ci = {from}; ci < TShape.InPerGroup; ci++)"))
                 {
@@ -327,7 +343,7 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
                             EmitBroadcastFmas(w, tile);
                         }
                     }
-                    w.Line("x = ref Unsafe.Add(ref x, TShape.Pixels);");
+                    w.Line("x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);");
                     w.Line("wk = ref Unsafe.Add(ref wk, blockRows);");
                 }
                 // One call per accumulator: the residual, ReLU and store, inlined (three statements each made the tiles a

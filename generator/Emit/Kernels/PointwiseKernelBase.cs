@@ -339,13 +339,22 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             // Chunks start at from, which is a multiple of every chunk (PixelHalves).
             int chunked = chunk == 0 ? from : from + (to - from) / chunk * chunk;
             int parts = InputPartsOf(width);
+            bool packs = chunked > from && PacksChunks(width);
+            if (packs)
+            {
+                w.Line($"Span<float> chunkInput = stackalloc float[{InputSlotsPerGroup * chunk}];");
+                w.Line("ref float packed = ref MemoryMarshal.GetReference(chunkInput);");
+            }
             if (chunked > from)
             {
                 // Every channel of a chunk of pixels before the next chunk: the chunk's input stays in L1 while each
                 // block's tiles read it, instead of every block streaming the whole input from L2.
                 using (Loop.Open(w, "p0", from, chunked, chunk))
                 {
-                    if (parts > 1) EmitInputParts(w, width, parts, "p0");
+                    string shape = TableKernel ? ShapeParameter : ShapeName;
+                    if (packs) w.Line($"{PackChunkMethod}<{shape}>(ref source, ref packed, p0, {chunk});");
+                    if (packs) EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk), $"{PackedShape(chunk)}<{shape}>", "packed");
+                    else if (parts > 1) EmitInputParts(w, width, parts, "p0");
                     else EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk));
                 }
             }
@@ -376,7 +385,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     protected int InputPartsOf(Width width)
     {
         int parts = InputParts(width);
-        if (parts < 2 || Op.Residual is not null || TailRows > 0 || PacksSlots || PixelChunkOf(width) == 0) return 1;
+        if (parts < 2 || Op.Residual is not null || TailRows > 0 || PacksSlots || PixelChunkOf(width) == 0 || PacksChunks(width)) return 1;
         return PixelChunkOf(width) % FullTile(width).Pixels == 0 ? parts : 1;
     }
 
@@ -412,7 +421,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// Packed blocks [start, stop), group by group (a team's thread runs a contiguous range of them), each block's tiles
     /// from <paramref name="calls"/>.
     /// </summary>
-    private void EmitBlocks(SourceWriter w, System.Func<int, IEnumerable<TileCall>> calls, string? shape = null)
+    private void EmitBlocks(SourceWriter w, System.Func<int, IEnumerable<TileCall>> calls, string? shape = null, string? input = null)
     {
         var op = Op;
         if (System.Linq.Enumerable.All(BlockSizes, rows => !System.Linq.Enumerable.Any(calls(rows)))) return;
@@ -421,7 +430,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             int blocks = BlocksPerGroup;
             w.Line(op.Groups == 1 ? "const int k = 0;" : $"int k = {WorkRange.Item} / {blocks};");
             w.Line(op.Groups == 1 ? $"int j = {WorkRange.Item} * {BlockRows};" : $"int j = {WorkRange.Item} % {blocks} * {BlockRows};");
-            w.Line($"ref float groupInput = ref Unsafe.Add(ref source, k * {InputSlotsPerGroup * op.Output.Pixels});");
+            w.Line(input is null ? $"ref float groupInput = ref Unsafe.Add(ref source, k * {InputSlotsPerGroup * op.Output.Pixels});" : $"ref float groupInput = ref {input};");
             int fullBlocks = op.OutPerGroup / BlockRows;
             EmitBlockStart(w, "j");
             if (fullBlocks > 0 && TailRows > 0)
@@ -476,6 +485,66 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// worth it where a group's input outgrows L1: each block's tiles then read it from L2 again.
     /// </summary>
     protected virtual int PixelChunk(Width width) => 0;
+
+    /// <summary>
+    /// Whether this kind's chunked walk on <paramref name="width"/> first copies each chunk's input channel after
+    /// channel into a buffer on the stack (one group only), so that its tiles read one contiguous run.
+    /// </summary>
+    protected virtual bool PacksChunks(Width width) => false;
+
+    private const string PackChunkMethod = PointwiseKernel.Prefix + "PackChunk_V256";
+
+    /// <summary>A shape whose tiles read the packed chunk of <paramref name="chunk"/> pixels (<see cref="PacksChunks"/>).</summary>
+    private static string PackedShape(int chunk) => $"{PointwiseKernel.Prefix}Packed{chunk}";
+
+    private IEnumerable<SharedDefinition> PackingDefinitions()
+    {
+        foreach (var width in KernelWidths)
+        {
+            int chunk = PixelChunkOf(width);
+            if (chunk == 0 || !PacksChunks(width)) continue;
+            yield return new SharedDefinition(PackChunkMethod, EmitPackChunk);
+            yield return new SharedDefinition(PackedShape(chunk), w => EmitPackedShape(w, chunk));
+        }
+    }
+
+    private static void EmitPackChunk(SourceWriter w)
+    {
+        w.Line("/// <summary>Pixels [p0, p0 + chunk) of each input channel, channel after channel: a tile's reads become one contiguous run.</summary>");
+        w.Line(KernelSyntax.Optimized);
+        using (w.Open($"private static void {PackChunkMethod}<TShape>(ref float source, ref float packed, int p0, int chunk) {PointwiseTileConstraint}"))
+        {
+            using (w.Open("for (int ci = 0; ci < TShape.InPerGroup; ci++)"))
+            {
+                w.Line("ref float x = ref Unsafe.Add(ref source, (TShape.InputTable ? TShape.InputPlane(ci) : ci) * TShape.Pixels + p0);");
+                w.Line("for (int v = 0; v < chunk; v += 8) Vector256.LoadUnsafe(ref x, (nuint)v).StoreUnsafe(ref packed, (nuint)(ci * chunk + v));");
+            }
+        }
+        w.Line();
+    }
+
+    private static void EmitPackedShape(SourceWriter w, int chunk)
+    {
+        const string I = "[MethodImpl(MethodImplOptions.AggressiveInlining)]";
+        w.Line($"/// <summary>A convolution's shape whose tiles read its input from a chunk of {chunk} pixels packed by {PackChunkMethod}.</summary>");
+        using (w.Open($"private readonly struct {PackedShape(chunk)}<TShape> : {PointwiseShapeInterface} {PointwiseTileConstraint}"))
+        {
+            w.Line($"public static int Pixels {{ {I} get => TShape.Pixels; }}");
+            w.Line($"public static int InPerGroup {{ {I} get => TShape.InPerGroup; }}");
+            w.Line($"public static int OutChannels {{ {I} get => TShape.OutChannels; }}");
+            w.Line($"public static int ShuffleGroups {{ {I} get => TShape.ShuffleGroups; }}");
+            w.Line($"public static bool OfficialShuffle {{ {I} get => TShape.OfficialShuffle; }}");
+            w.Line($"public static bool Residual {{ {I} get => TShape.Residual; }}");
+            w.Line($"public static bool Relu {{ {I} get => TShape.Relu; }}");
+            w.Line($"public static bool OutputTable {{ {I} get => TShape.OutputTable; }}");
+            w.Line($"{I} public static int OutputPlane(int channel) => TShape.OutputPlane(channel);");
+            w.Line($"public static int PackedStep => {chunk};");
+            w.Line($"{I} public static int InputPixel(int p) => p % {chunk};");
+        }
+        w.Line();
+    }
+
+    private const string PointwiseTileConstraint = "where TShape : struct, " + PointwiseShapeInterface;
 
     /// <summary><see cref="PixelChunk"/> where every block's full tiles divide it and there are two chunks or more, else 0.</summary>
     private int PixelChunkOf(Width width)
@@ -595,6 +664,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         {
             var shared = new List<SharedDefinition> { new(PointwiseShapeInterface, EmitShapeInterface), new(PlaneMethod, EmitPlaneMethod) };
             shared.AddRange(KindDefinitions);
+            shared.AddRange(PackingDefinitions());
             var tiles = new HashSet<Tile>();
             foreach (var width in KernelWidths)
             {
@@ -702,6 +772,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             w.Line("// Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.");
             w.Line("static virtual int InputsFrom => 0;");
             w.Line("static virtual int InputChunk => 0;");
+            w.Line("// A chunk of pixels copied channel after channel (PackChunk): the step between its channels, where pixel p is.");
+            w.Line("static virtual int PackedStep => 0;");
+            w.Line("static virtual int InputPixel(int p) => p;");
         }
         w.Line();
     }

@@ -2459,6 +2459,9 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
         // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
         static virtual int InputsFrom => 0;
         static virtual int InputChunk => 0;
+        // A chunk of pixels copied channel after channel (PackChunk): the step between its channels, where pixel p is.
+        static virtual int PackedStep => 0;
+        static virtual int InputPixel(int p) => p;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
@@ -2550,7 +2553,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var acc7x0 = bias7;
             var acc7x1 = bias7;
             var acc7x2 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2590,7 +2593,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                 acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
                 acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2652,7 +2655,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var acc6x0 = bias6;
             var bias7 = Vector512.Create(Unsafe.Add(ref bias, 7));
             var acc7x0 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2674,7 +2677,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
                 var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2732,7 +2735,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var acc5x1 = bias5;
             var acc5x2 = bias5;
             var acc5x3 = bias5;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2771,7 +2774,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
                 acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
                 acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2844,7 +2847,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc3x1 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 8));
                 acc3x2 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 16));
             }
-            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, (TShape.InputsFrom + 1) * blockRows);
             for (int ci = TShape.InputsFrom; ci < TShape.InPerGroup; ci++)
             {
@@ -2868,7 +2871,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
                 acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2910,7 +2913,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2929,7 +2932,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2967,7 +2970,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var acc1x3 = bias1;
             var acc1x4 = bias1;
             var acc1x5 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2992,7 +2995,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
                 acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
                 acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3026,7 +3029,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
             var acc1x1 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3039,7 +3042,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3081,7 +3084,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3097,7 +3100,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                 acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3135,7 +3138,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3154,7 +3157,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3188,7 +3191,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var acc1x1 = bias1;
             var acc1x2 = bias1;
             var acc1x3 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3207,7 +3210,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
                 acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3352,7 +3355,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var acc2x0 = bias2;
             var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3366,7 +3369,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3390,7 +3393,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var acc0x0 = bias0;
             var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3400,7 +3403,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                 var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3547,7 +3550,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3558,7 +3561,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
                 acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3588,7 +3591,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3602,7 +3605,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3637,7 +3640,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
             float acc1 = Unsafe.Add(ref bias, 1);
             float acc2 = Unsafe.Add(ref bias, 2);
             float acc3 = Unsafe.Add(ref bias, 3);
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3647,7 +3650,7 @@ public partial class TinyNet : global::ShuffleNetGen.IShuffleNetModel<TinyNet>, 
                 acc1 += x0 * Unsafe.Add(ref wk, 1);
                 acc2 += x0 * Unsafe.Add(ref wk, 2);
                 acc3 += x0 * Unsafe.Add(ref wk, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0, ref out0, ref res, 0, p);

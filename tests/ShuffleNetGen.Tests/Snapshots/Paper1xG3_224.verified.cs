@@ -3969,6 +3969,9 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
         // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
         static virtual int InputsFrom => 0;
         static virtual int InputChunk => 0;
+        // A chunk of pixels copied channel after channel (PackChunk): the step between its channels, where pixel p is.
+        static virtual int PackedStep => 0;
+        static virtual int InputPixel(int p) => p;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
@@ -4060,7 +4063,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var acc7x0 = bias7;
             var acc7x1 = bias7;
             var acc7x2 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4100,7 +4103,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                 acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
                 acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4162,7 +4165,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var acc6x0 = bias6;
             var bias7 = Vector512.Create(Unsafe.Add(ref bias, 7));
             var acc7x0 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4184,7 +4187,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
                 var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4238,7 +4241,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var acc3x3 = bias3;
             var acc3x4 = bias3;
             var acc3x5 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4277,7 +4280,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
                 acc3x4 = Simd.MulAdd(x4, w3, acc3x4);
                 acc3x5 = Simd.MulAdd(x5, w3, acc3x5);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4339,7 +4342,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var acc3x1 = bias3;
             var acc3x2 = bias3;
             var acc3x3 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4368,7 +4371,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
                 acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
                 acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4433,7 +4436,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc3x1 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 8));
                 acc3x2 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 16));
             }
-            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, (TShape.InputsFrom + 1) * blockRows);
             for (int ci = TShape.InputsFrom; ci < TShape.InPerGroup; ci++)
             {
@@ -4457,7 +4460,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
                 acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4499,7 +4502,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4518,7 +4521,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4564,7 +4567,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4580,7 +4583,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                 acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4618,7 +4621,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4637,7 +4640,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4984,7 +4987,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var acc2x0 = bias2;
             var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4998,7 +5001,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -5325,7 +5328,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var acc6x0 = bias6;
             var bias7 = Vector128.Create(Unsafe.Add(ref bias, 7));
             var acc7x0 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -5347,7 +5350,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
                 var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -5389,7 +5392,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -5400,7 +5403,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
                 acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -5430,7 +5433,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -5444,7 +5447,7 @@ public partial class Paper1xG3_224 : global::ShuffleNetGen.IShuffleNetModel<Pape
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);

@@ -3251,6 +3251,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
         static virtual int InputsFrom => 0;
         static virtual int InputChunk => 0;
+        // A chunk of pixels copied channel after channel (PackChunk): the step between its channels, where pixel p is.
+        static virtual int PackedStep => 0;
+        static virtual int InputPixel(int p) => p;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
@@ -3342,7 +3345,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc7x0 = bias7;
             var acc7x1 = bias7;
             var acc7x2 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3382,7 +3385,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                 acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
                 acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3444,7 +3447,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc6x0 = bias6;
             var bias7 = Vector512.Create(Unsafe.Add(ref bias, 7));
             var acc7x0 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3466,7 +3469,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
                 var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3523,7 +3526,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc6x0 = bias6;
             var acc6x1 = bias6;
             var acc6x2 = bias6;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3559,7 +3562,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
                 acc6x1 = Simd.MulAdd(x1, w6, acc6x1);
                 acc6x2 = Simd.MulAdd(x2, w6, acc6x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3615,7 +3618,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc5x0 = bias5;
             var bias6 = Vector512.Create(Unsafe.Add(ref bias, 6));
             var acc6x0 = bias6;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3635,7 +3638,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
                 var w6 = Vector512.Create(Unsafe.Add(ref wk, 6));
                 acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3691,7 +3694,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc3x1 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 8));
                 acc3x2 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 16));
             }
-            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, (TShape.InputsFrom + 1) * blockRows);
             for (int ci = TShape.InputsFrom; ci < TShape.InPerGroup; ci++)
             {
@@ -3715,7 +3718,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
                 acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3757,7 +3760,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3776,7 +3779,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3816,7 +3819,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc2x1 = bias2;
             var acc2x2 = bias2;
             var acc2x3 = bias2;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3840,7 +3843,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
                 acc2x2 = Simd.MulAdd(x2, w2, acc2x2);
                 acc2x3 = Simd.MulAdd(x3, w2, acc2x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3890,7 +3893,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3906,7 +3909,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                 acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3944,7 +3947,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3963,7 +3966,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3997,7 +4000,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
             var acc2x0 = bias2;
             var acc2x1 = bias2;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4013,7 +4016,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4339,7 +4342,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc1x1 = bias1;
             var acc1x2 = bias1;
             var acc1x3 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4358,7 +4361,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
                 acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4396,7 +4399,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc1x3 = bias1;
             var acc1x4 = bias1;
             var acc1x5 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4421,7 +4424,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
                 acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
                 acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4455,7 +4458,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var bias1 = Vector256.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
             var acc1x1 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4468,7 +4471,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 var w1 = Vector256.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4498,7 +4501,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc1x1 = bias1;
             var acc1x2 = bias1;
             var acc1x3 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4517,7 +4520,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
                 acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4569,7 +4572,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc4x1 = bias4;
             var acc4x2 = bias4;
             var acc4x3 = bias4;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4603,7 +4606,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc4x1 = Simd.MulAdd(x1, w4, acc4x1);
                 acc4x2 = Simd.MulAdd(x2, w4, acc4x2);
                 acc4x3 = Simd.MulAdd(x3, w4, acc4x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4645,7 +4648,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc0x3 = bias0;
             var acc0x4 = bias0;
             var acc0x5 = bias0;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4663,7 +4666,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
                 acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
                 acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4687,7 +4690,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var bias0 = Vector256.Create(bias);
             var acc0x0 = bias0;
             var acc0x1 = bias0;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4697,7 +4700,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 var w0 = Vector256.Create(wk);
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                 acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4721,7 +4724,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc0x3 = bias0;
             var acc0x4 = bias0;
             var acc0x5 = bias0;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4739,7 +4742,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
                 acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
                 acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4765,7 +4768,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc0x1 = bias0;
             var acc0x2 = bias0;
             var acc0x3 = bias0;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4779,7 +4782,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
                 acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
                 acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4932,7 +4935,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc3x1 = bias3;
             var acc3x2 = bias3;
             var acc3x3 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4961,7 +4964,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
                 acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
                 acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -5003,7 +5006,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc2x0 = bias2;
             var bias3 = Vector512.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -5017,7 +5020,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 var w3 = Vector512.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -5041,7 +5044,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc0x0 = bias0;
             var bias1 = Vector512.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -5051,7 +5054,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                 var w1 = Vector512.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -5087,7 +5090,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -5098,7 +5101,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
                 acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -5128,7 +5131,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -5142,7 +5145,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);

@@ -2172,6 +2172,9 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
         // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
         static virtual int InputsFrom => 0;
         static virtual int InputChunk => 0;
+        // A chunk of pixels copied channel after channel (PackChunk): the step between its channels, where pixel p is.
+        static virtual int PackedStep => 0;
+        static virtual int InputPixel(int p) => p;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
@@ -2229,7 +2232,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2245,7 +2248,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                 acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2283,7 +2286,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2302,7 +2305,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2336,7 +2339,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var bias2 = Vector128.Create(Unsafe.Add(ref bias, 2));
             var acc2x0 = bias2;
             var acc2x1 = bias2;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2352,7 +2355,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 var w2 = Vector128.Create(Unsafe.Add(ref wk, 2));
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 acc2x1 = Simd.MulAdd(x1, w2, acc2x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2568,7 +2571,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc1x1 = bias1;
             var acc1x2 = bias1;
             var acc1x3 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2587,7 +2590,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
                 acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2617,7 +2620,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc0x3 = bias0;
             var acc0x4 = bias0;
             var acc0x5 = bias0;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2635,7 +2638,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
                 acc0x4 = Simd.MulAdd(x4, w0, acc0x4);
                 acc0x5 = Simd.MulAdd(x5, w0, acc0x5);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2661,7 +2664,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc0x1 = bias0;
             var acc0x2 = bias0;
             var acc0x3 = bias0;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2675,7 +2678,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc0x1 = Simd.MulAdd(x1, w0, acc0x1);
                 acc0x2 = Simd.MulAdd(x2, w0, acc0x2);
                 acc0x3 = Simd.MulAdd(x3, w0, acc0x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2824,7 +2827,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2835,7 +2838,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
                 acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -2865,7 +2868,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -2879,7 +2882,7 @@ public partial class Small025xG3_64 : global::ShuffleNetGen.IShuffleNetModel<Sma
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);

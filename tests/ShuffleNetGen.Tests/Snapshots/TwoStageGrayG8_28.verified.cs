@@ -3286,6 +3286,9 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
         // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
         static virtual int InputsFrom => 0;
         static virtual int InputChunk => 0;
+        // A chunk of pixels copied channel after channel (PackChunk): the step between its channels, where pixel p is.
+        static virtual int PackedStep => 0;
+        static virtual int InputPixel(int p) => p;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
@@ -3377,7 +3380,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc7x0 = bias7;
             var acc7x1 = bias7;
             var acc7x2 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3417,7 +3420,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
                 acc7x1 = Simd.MulAdd(x1, w7, acc7x1);
                 acc7x2 = Simd.MulAdd(x2, w7, acc7x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3479,7 +3482,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc6x0 = bias6;
             var bias7 = Vector512.Create(Unsafe.Add(ref bias, 7));
             var acc7x0 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3501,7 +3504,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
                 var w7 = Vector512.Create(Unsafe.Add(ref wk, 7));
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3558,7 +3561,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc3x1 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 8));
                 acc3x2 = Vector256.LoadUnsafe(ref out3, (nuint)(p + 16));
             }
-            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputsFrom * TShape.Pixels + TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, (TShape.InputsFrom + 1) * blockRows);
             for (int ci = TShape.InputsFrom; ci < TShape.InPerGroup; ci++)
             {
@@ -3582,7 +3585,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
                 acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3624,7 +3627,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var bias3 = Vector256.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3643,7 +3646,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var w3 = Vector256.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3689,7 +3692,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3705,7 +3708,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc2x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x1, x1, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
                 acc3x1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x1, x1, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -3743,7 +3746,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
             var acc3x1 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -3762,7 +3765,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4102,7 +4105,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc6x0 = bias6;
             var bias7 = Vector128.Create(Unsafe.Add(ref bias, 7));
             var acc7x0 = bias7;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4124,7 +4127,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc6x0 = Simd.MulAdd(x0, w6, acc6x0);
                 var w7 = Vector128.Create(Unsafe.Add(ref wk, 7));
                 acc7x0 = Simd.MulAdd(x0, w7, acc7x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4182,7 +4185,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc5x1 = bias5;
             var acc5x2 = bias5;
             var acc5x3 = bias5;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4221,7 +4224,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc5x1 = Simd.MulAdd(x1, w5, acc5x1);
                 acc5x2 = Simd.MulAdd(x2, w5, acc5x2);
                 acc5x3 = Simd.MulAdd(x3, w5, acc5x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4277,7 +4280,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc4x0 = bias4;
             var bias5 = Vector128.Create(Unsafe.Add(ref bias, 5));
             var acc5x0 = bias5;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4295,7 +4298,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc4x0 = Simd.MulAdd(x0, w4, acc4x0);
                 var w5 = Vector128.Create(Unsafe.Add(ref wk, 5));
                 acc5x0 = Simd.MulAdd(x0, w5, acc5x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4335,7 +4338,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4346,7 +4349,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc1x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1x0, x0, w4, 1);
                 acc2x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2x0, x0, w4, 2);
                 acc3x0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3x0, x0, w4, 3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4376,7 +4379,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc2x0 = bias2;
             var bias3 = Vector128.Create(Unsafe.Add(ref bias, 3));
             var acc3x0 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4390,7 +4393,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc2x0 = Simd.MulAdd(x0, w2, acc2x0);
                 var w3 = Vector128.Create(Unsafe.Add(ref wk, 3));
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4424,7 +4427,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc1x3 = bias1;
             var acc1x4 = bias1;
             var acc1x5 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4449,7 +4452,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
                 acc1x4 = Simd.MulAdd(x4, w1, acc1x4);
                 acc1x5 = Simd.MulAdd(x5, w1, acc1x5);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4481,7 +4484,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc0x0 = bias0;
             var bias1 = Vector128.Create(Unsafe.Add(ref bias, 1));
             var acc1x0 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4491,7 +4494,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc0x0 = Simd.MulAdd(x0, w0, acc0x0);
                 var w1 = Vector128.Create(Unsafe.Add(ref wk, 1));
                 acc1x0 = Simd.MulAdd(x0, w1, acc1x0);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4519,7 +4522,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc1x1 = bias1;
             var acc1x2 = bias1;
             var acc1x3 = bias1;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4538,7 +4541,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc1x1 = Simd.MulAdd(x1, w1, acc1x1);
                 acc1x2 = Simd.MulAdd(x2, w1, acc1x2);
                 acc1x3 = Simd.MulAdd(x3, w1, acc1x3);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4703,7 +4706,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc3x3 = bias3;
             var acc3x4 = bias3;
             var acc3x5 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4742,7 +4745,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc3x3 = Simd.MulAdd(x3, w3, acc3x3);
                 acc3x4 = Simd.MulAdd(x4, w3, acc3x4);
                 acc3x5 = Simd.MulAdd(x5, w3, acc3x5);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);
@@ -4867,7 +4870,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
             var acc3x0 = bias3;
             var acc3x1 = bias3;
             var acc3x2 = bias3;
-            ref float x = ref Unsafe.Add(ref groupInput, p);
+            ref float x = ref Unsafe.Add(ref groupInput, TShape.InputPixel(p));
             ref float wk = ref Unsafe.Add(ref bias, blockRows);
             for (int ci = 0; ci < TShape.InPerGroup; ci++)
             {
@@ -4891,7 +4894,7 @@ public partial class TwoStageGrayG8_28 : global::ShuffleNetGen.IShuffleNetModel<
                 acc3x0 = Simd.MulAdd(x0, w3, acc3x0);
                 acc3x1 = Simd.MulAdd(x1, w3, acc3x1);
                 acc3x2 = Simd.MulAdd(x2, w3, acc3x2);
-                x = ref Unsafe.Add(ref x, TShape.Pixels);
+                x = ref Unsafe.Add(ref x, TShape.PackedStep > 0 ? TShape.PackedStep : TShape.Pixels);
                 wk = ref Unsafe.Add(ref wk, blockRows);
             }
             Pointwise_Store<TShape>(acc0x0, ref out0, ref res, 0, p);

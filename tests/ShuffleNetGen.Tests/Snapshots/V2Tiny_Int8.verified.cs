@@ -2278,6 +2278,9 @@ public partial class V2Tiny_Int8 : global::ShuffleNetGen.IShuffleNetModel<V2Tiny
         // Inputs summed in parts: tiles sum [InputsFrom, InPerGroup) onto the stored sums.
         static virtual int InputsFrom => 0;
         static virtual int InputChunk => 0;
+        // A chunk of pixels copied channel after channel (PackChunk): the step between its channels, where pixel p is.
+        static virtual int PackedStep => 0;
+        static virtual int InputPixel(int p) => p;
     }
 
     /// <summary>The output plane that holds logical channel <paramref name="channel"/>: the channel itself, where the shape's channel shuffle sends it, or where its plane table says.</summary>
