@@ -78,17 +78,25 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     private const int PackedChunk = 24;
 
     /// <summary>
-    /// On Vector256, a one-group convolution on planes too small for two chunks of 48 pixels (7x7) whose input is over
-    /// L1's 32 KB walks chunks of 24 pixels, each copied first channel after channel (PackChunk), as long as the copy
-    /// takes at most 64 KB of stack. Without the copy a tile's 24 pixels of each input channel span two or three cache
-    /// lines 196 bytes (or a plane table's jump) apart, read from L2 for every block; the copy makes them one run. In a
-    /// console program on copies of the tiles (Zen 3 EPYC, operands hot, median of 400 alternated calls), with the copy:
-    /// conv5 (464 to 1024 on 49 pixels, through v2's plane table) 0.82x, 232 to 232 on 49 pixels 0.87x; the copy into
-    /// rows of 48 pixels instead, or in channel order as whole planes, gained nothing (0.96–1.02x, 1.04–1.16x).
+    /// On Vector256, a one-group convolution whose input is over L1's 32 KB copies each chunk of 24 pixels of its input
+    /// channel after channel (PackChunk) before its tiles read it, as long as the copy takes at most 64 KB of stack:
+    /// on planes too small for two chunks of 48 (7x7), which otherwise stay unchunked, and where a walk in 24-pixel
+    /// chunks reads over 128 KB of input. A tile's 24 pixels of a plane span two or three cache lines, a plane (or a
+    /// plane table's jump) apart from the next channel's, and every block's tiles read them again; copied, they are one
+    /// run. Measured on a Zen 3 EPYC: in a console program on copies of the tiles (operands hot, median of 400
+    /// alternated calls) conv5 (464 to 1024 on 49 pixels, through v2's plane table) 0.82x and 232 to 232 on 49 pixels
+    /// 0.87x, where copying into rows of 48 pixels, or whole planes in channel order, gained nothing (0.96–1.02x,
+    /// 1.04–1.16x); in v2 x1.0 224's forward pass (eng/compare-generators, both creation orders) conv5 0.83–0.84x, the
+    /// 232 to 232 ones on 49 pixels 0.85–0.91x, 232 to 232 on 196 pixels 0.92–0.93x, 116 to 116 on 784 pixels
+    /// 0.84–0.98x; 116 to 116 on 196 pixels (91 KB of input) lost, 1.05–1.14x, so those keep reading the planes.
     /// </summary>
     protected override bool PacksChunks(Width width) =>
-        width == V256 && Op.Groups == 1 && Op.Output.Pixels >= 2 * PackedChunk && Op.Output.Pixels < 4 * PackedChunk
-        && Op.InPerGroup * Op.Output.Pixels * sizeof(float) > 32 * 1024 && Op.InPerGroup * PackedChunk * sizeof(float) <= 64 * 1024;
+        width == V256 && Op.Groups == 1 && InputBytes > 32 * 1024 && Op.InPerGroup * PackedChunk * sizeof(float) <= 64 * 1024
+        && (SmallPlanePacks || UnpackedChunk(width) == PackedChunk && InputBytes > 128 * 1024);
+
+    private int InputBytes => Op.InPerGroup * Op.Output.Pixels * sizeof(float);
+
+    private bool SmallPlanePacks => Op.Output.Pixels >= 2 * PackedChunk && Op.Output.Pixels < 4 * PackedChunk;
 
     /// <summary>Float tiles are 4, 8 or 16 lanes wide and chunks 24 or 48 pixels: all divide the pixel split.</summary>
     protected override bool SplitsPixels => true;
@@ -106,9 +114,10 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// 49-pixel convolutions slower (conv5 673 to 700 µs), unless packed (<see cref="PacksChunks"/>).
     /// </para>
     /// </summary>
-    protected override int PixelChunk(Width width)
+    protected override int PixelChunk(Width width) => PacksChunks(width) ? PackedChunk : UnpackedChunk(width);
+
+    private int UnpackedChunk(Width width)
     {
-        if (PacksChunks(width)) return PackedChunk;
         const int Chunk = 48;
         if (width != V256 || Op.Residual is not null || Op.Output.Pixels < 2 * Chunk || Op.InPerGroup * Op.Output.Pixels * sizeof(float) <= 32 * 1024) return 0;
         return Op.InPerGroup * Chunk * sizeof(float) > 16 * 1024 ? Chunk / 2 : Chunk;
