@@ -168,27 +168,21 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
 
     private static void EmitInputsShape(SourceWriter w)
     {
-        const string I = "[MethodImpl(MethodImplOptions.AggressiveInlining)]";
+        const string I = KernelSyntax.Inlined;
         w.Line("/// <summary>");
         w.Line("/// A convolution's shape narrowed to part <typeparamref name=\"TPart\"/> of its input channels: its tiles resume from the");
         w.Line("/// sums the part before stored, and only the last part's epilogue adds the residual and applies ReLU.");
         w.Line("/// </summary>");
         using (w.Open($"private readonly struct {InputsShape}<TShape, TPart> : {PointwiseShapeInterface} where TShape : struct, {PointwiseShapeInterface} where TPart : struct, {PartIndex}"))
         {
-            // Past 16 bytes of IL the JIT inlines by its budget, which a tile's many calls of these ran out of (conv5 three
-            // times slower), so each is marked.
-            w.Line($"public static int Pixels {{ {I} get => TShape.Pixels; }}");
+            // The members it computes are marked for inlining too (EmitForwardedShapeMembers says why).
+            EmitForwardedShapeMembers(w, "Pixels");
             w.Line($"public static int InputsFrom {{ {I} get => TPart.Index * TShape.InputChunk; }}");
             w.Line($"public static int InPerGroup {{ {I} get => Math.Min(InputsFrom + TShape.InputChunk, TShape.InPerGroup); }}");
-            w.Line($"public static int OutChannels {{ {I} get => TShape.OutChannels; }}");
-            w.Line($"public static int ShuffleGroups {{ {I} get => TShape.ShuffleGroups; }}");
-            w.Line($"public static bool OfficialShuffle {{ {I} get => TShape.OfficialShuffle; }}");
+            EmitForwardedShapeMembers(w, "OutChannels", "ShuffleGroups", "OfficialShuffle");
             w.Line($"public static bool Residual {{ {I} get => TShape.Residual && InPerGroup == TShape.InPerGroup; }}");
             w.Line($"public static bool Relu {{ {I} get => TShape.Relu && InPerGroup == TShape.InPerGroup; }}");
-            w.Line($"public static bool InputTable {{ {I} get => TShape.InputTable; }}");
-            w.Line($"{I} public static int InputPlane(int channel) => TShape.InputPlane(channel);");
-            w.Line($"public static bool OutputTable {{ {I} get => TShape.OutputTable; }}");
-            w.Line($"{I} public static int OutputPlane(int channel) => TShape.OutputPlane(channel);");
+            EmitForwardedShapeMembers(w, "InputTable", "InputPlane", "OutputTable", "OutputPlane");
         }
         w.Line();
         w.Line($"private interface {PartIndex} {{ static abstract int Index {{ get; }} }}");

@@ -525,23 +525,37 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
 
     private static void EmitPackedShape(SourceWriter w, int chunk)
     {
-        const string I = "[MethodImpl(MethodImplOptions.AggressiveInlining)]";
         w.Line($"/// <summary>A convolution's shape whose tiles read its input from a chunk of {chunk} pixels packed by {PackChunkMethod}.</summary>");
         using (w.Open($"private readonly struct {PackedShape(chunk)}<TShape> : {PointwiseShapeInterface} {PointwiseTileConstraint}"))
         {
-            w.Line($"public static int Pixels {{ {I} get => TShape.Pixels; }}");
-            w.Line($"public static int InPerGroup {{ {I} get => TShape.InPerGroup; }}");
-            w.Line($"public static int OutChannels {{ {I} get => TShape.OutChannels; }}");
-            w.Line($"public static int ShuffleGroups {{ {I} get => TShape.ShuffleGroups; }}");
-            w.Line($"public static bool OfficialShuffle {{ {I} get => TShape.OfficialShuffle; }}");
-            w.Line($"public static bool Residual {{ {I} get => TShape.Residual; }}");
-            w.Line($"public static bool Relu {{ {I} get => TShape.Relu; }}");
-            w.Line($"public static bool OutputTable {{ {I} get => TShape.OutputTable; }}");
-            w.Line($"{I} public static int OutputPlane(int channel) => TShape.OutputPlane(channel);");
+            EmitForwardedShapeMembers(w, "Pixels", "InPerGroup", "OutChannels", "ShuffleGroups", "OfficialShuffle", "Residual", "Relu", "OutputTable", "OutputPlane");
             w.Line($"public static int PackedStep => {chunk};");
-            w.Line($"{I} public static int InputPixel(int p) => p % {chunk};");
+            w.Line($"{KernelSyntax.Inlined} public static int InputPixel(int p) => p % {chunk};");
         }
         w.Line();
+    }
+
+    private static readonly Dictionary<string, string> s_shapeMemberTypes = new()
+    {
+        ["Pixels"] = "int", ["InPerGroup"] = "int", ["OutChannels"] = "int", ["ShuffleGroups"] = "int", ["OfficialShuffle"] = "bool",
+        ["Residual"] = "bool", ["Relu"] = "bool", ["InputTable"] = "bool", ["InputPlane"] = "int(int channel)",
+        ["OutputTable"] = "bool", ["OutputPlane"] = "int(int channel)",
+    };
+
+    /// <summary>
+    /// Members of a shape that wraps <c>TShape</c> and answers as it does. Each is marked for inlining: past 16 bytes of
+    /// IL the JIT inlines by its budget, which a tile's many calls of these ran out of (conv5 three times slower).
+    /// </summary>
+    protected static void EmitForwardedShapeMembers(SourceWriter w, params string[] names)
+    {
+        foreach (string name in names)
+        {
+            string type = s_shapeMemberTypes[name];
+            int call = type.IndexOf('(');
+            w.Line(call < 0
+                ? $"public static {type} {name} {{ {KernelSyntax.Inlined} get => TShape.{name}; }}"
+                : $"{KernelSyntax.Inlined} public static {type.Substring(0, call)} {name}{type.Substring(call)} => TShape.{name}(channel);");
+        }
     }
 
     private const string PointwiseTileConstraint = "where TShape : struct, " + PointwiseShapeInterface;
