@@ -18,6 +18,9 @@ base=${COMPARE_BASELINE_DIR:-/tmp/shufflenetgen-baseline-$(git -C "$root" rev-pa
 if [[ ! -d $base ]]; then
   git -C "$root" worktree add --detach "$base" "$rev" >/dev/null
 fi
+# The baseline is compiled afresh every time: MSBuild decides by timestamps, and a worktree made by an earlier run has
+# a generator older than the baseline assembly another REV left, so it would keep comparing against that REV.
+rm -rf "$here/Baseline/obj/Release" "$here/Baseline/bin"
 # A failed build must stop here: the runner left from an earlier build would compare other code.
 log=$(mktemp)
 if ! dotnet build "$here/Runner" -c Release -p:BaselineRoot="$base" -v quiet -nologo > "$log" 2>&1; then
