@@ -340,6 +340,11 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
             int chunked = chunk == 0 ? from : from + (to - from) / chunk * chunk;
             int parts = InputPartsOf(width);
             bool packs = chunked > from && PacksChunks(width);
+            bool laneTail = to == pixels && LaneTail(width) > 0;
+            // Packed walks stream the weights from L3 once per chunk (over 1 MB for conv5); the lane tail then runs in
+            // the last chunk after each run of blocks, whose weights are still in L1 and L2, instead of streaming them
+            // once more after the walk.
+            bool tailInChunks = packs && laneTail;
             if (packs)
             {
                 w.Line($"Span<float> chunkInput = stackalloc float[{InputSlotsPerGroup * chunk}];");
@@ -353,23 +358,38 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                 {
                     string shape = TableKernel ? ShapeParameter : ShapeName;
                     if (packs) w.Line($"{PackChunkMethod}<{shape}>(ref source, ref packed, p0, {chunk});");
-                    if (packs) EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk), $"{PackedShape(chunk)}<{shape}>", "packed");
+                    if (tailInChunks)
+                    {
+                        using (w.Open($"for (int b0 = {WorkRange.Start}; b0 < {WorkRange.Stop}; b0 += {LaneTailRun})"))
+                        {
+                            w.Line($"int b1 = Math.Min(b0 + {LaneTailRun}, {WorkRange.Stop});");
+                            EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk), $"{PackedShape(chunk)}<{shape}>", "packed", "b0", "b1");
+                            w.Line($"if (p0 == {chunked - chunk}) {LaneTailStatement("b0", "b1")}");
+                        }
+                    }
+                    else if (packs) EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk), $"{PackedShape(chunk)}<{shape}>", "packed");
                     else if (parts > 1) EmitInputParts(w, width, parts, "p0");
                     else EmitBlocks(w, blockRows => ChunkCalls(width, blockRows, chunk));
                 }
             }
             if (chunked < to)
                 EmitBlocks(w, blockRows => TileCalls(width, blockRows, chunked, to));
-            if (to == pixels && LaneTail(width) > 0)
-            {
-                // Lane tails need whole blocks (LaneTail): where a group ends in a tail block, the walk keeps its tail tiles.
-                int fullBlocks = Op.OutPerGroup / BlockRows;
-                string stop = TailRows > 0 ? $"Math.Min({WorkRange.Stop}, {fullBlocks})" : WorkRange.Stop;
-                string residual = Op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
-                w.Line(LaneTailCall(TableKernel ? ShapeParameter : ShapeName, residual, WorkRange.Start, stop) + ";");
-            }
+            if (laneTail && !tailInChunks) w.Line(LaneTailStatement(WorkRange.Start, WorkRange.Stop));
         }
         w.Line();
+    }
+
+    /// <summary>Blocks a packed walk's last chunk runs before their lane tail: one lane tail pass of one pixel.</summary>
+    private const int LaneTailRun = 8;
+
+    /// <summary>The lane tail of blocks [<paramref name="start"/>, <paramref name="stop"/>).</summary>
+    private string LaneTailStatement(string start, string stop)
+    {
+        // Lane tails need whole blocks (LaneTail): where a group ends in a tail block, the walk keeps its tail tiles.
+        int fullBlocks = Op.OutPerGroup / BlockRows;
+        string wholeStop = TailRows > 0 ? $"Math.Min({stop}, {fullBlocks})" : stop;
+        string residual = Op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
+        return LaneTailCall(TableKernel ? ShapeParameter : ShapeName, residual, start, wholeStop) + ";";
     }
 
     /// <summary>
@@ -421,11 +441,12 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// Packed blocks [start, stop), group by group (a team's thread runs a contiguous range of them), each block's tiles
     /// from <paramref name="calls"/>.
     /// </summary>
-    private void EmitBlocks(SourceWriter w, System.Func<int, IEnumerable<TileCall>> calls, string? shape = null, string? input = null)
+    private void EmitBlocks(SourceWriter w, System.Func<int, IEnumerable<TileCall>> calls, string? shape = null, string? input = null,
+        string start = WorkRange.Start, string stop = WorkRange.Stop)
     {
         var op = Op;
         if (System.Linq.Enumerable.All(BlockSizes, rows => !System.Linq.Enumerable.Any(calls(rows)))) return;
-        using (w.Open($"for (int {WorkRange.Item} = {WorkRange.Start}; {WorkRange.Item} < {WorkRange.Stop}; {WorkRange.Item}++)"))
+        using (w.Open($"for (int {WorkRange.Item} = {start}; {WorkRange.Item} < {stop}; {WorkRange.Item}++)"))
         {
             int blocks = BlocksPerGroup;
             w.Line(op.Groups == 1 ? "const int k = 0;" : $"int k = {WorkRange.Item} / {blocks};");

@@ -2481,17 +2481,21 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         for (int p0 = 0; p0 < 48; p0 += 24)
         {
             Pointwise_PackChunk_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref source, ref packed, p0, 24);
-            for (int item = part.Start; item < part.Stop; item++)
+            for (int b0 = part.Start; b0 < part.Stop; b0 += 8)
             {
-                const int k = 0;
-                int j = item * 8;
-                ref float groupInput = ref packed;
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x24_V256<Pointwise_Packed24<Pointwise_g1_232to232_49px_Relu_Shape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
-                Pointwise_Tile_4x24_V256<Pointwise_Packed24<Pointwise_g1_232to232_49px_Relu_Shape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
+                int b1 = Math.Min(b0 + 8, part.Stop);
+                for (int item = b0; item < b1; item++)
+                {
+                    const int k = 0;
+                    int j = item * 8;
+                    ref float groupInput = ref packed;
+                    ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<Pointwise_g1_232to232_49px_Relu_Shape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<Pointwise_g1_232to232_49px_Relu_Shape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
+                }
+                if (p0 == 24) Pointwise_LaneTail_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, b0, b1);
             }
         }
-        Pointwise_LaneTail_V256<Pointwise_g1_232to232_49px_Relu_Shape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5182,17 +5186,21 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         for (int p0 = 0; p0 < 192; p0 += 24)
         {
             Pointwise_PackChunk_V256<TShape>(ref source, ref packed, p0, 24);
-            for (int item = part.Start; item < part.Stop; item++)
+            for (int b0 = part.Start; b0 < part.Stop; b0 += 8)
             {
-                const int k = 0;
-                int j = item * 8;
-                ref float groupInput = ref packed;
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
-                Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
+                int b1 = Math.Min(b0 + 8, part.Stop);
+                for (int item = b0; item < b1; item++)
+                {
+                    const int k = 0;
+                    int j = item * 8;
+                    ref float groupInput = ref packed;
+                    ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
+                }
+                if (p0 == 168) Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, b0, b1);
             }
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5233,17 +5241,21 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         for (int p0 = 0; p0 < 48; p0 += 24)
         {
             Pointwise_PackChunk_V256<TShape>(ref source, ref packed, p0, 24);
-            for (int item = part.Start; item < part.Stop; item++)
+            for (int b0 = part.Start; b0 < part.Stop; b0 += 8)
             {
-                const int k = 0;
-                int j = item * 8;
-                ref float groupInput = ref packed;
-                ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
-                Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
+                int b1 = Math.Min(b0 + 8, part.Stop);
+                for (int item = b0; item < b1; item++)
+                {
+                    const int k = 0;
+                    int j = item * 8;
+                    ref float groupInput = ref packed;
+                    ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
+                }
+                if (p0 == 24) Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, b0, b1);
             }
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5284,17 +5296,21 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         for (int p0 = 0; p0 < 48; p0 += 24)
         {
             Pointwise_PackChunk_V256<TShape>(ref source, ref packed, p0, 24);
-            for (int item = part.Start; item < part.Stop; item++)
+            for (int b0 = part.Start; b0 < part.Stop; b0 += 8)
             {
-                const int k = 0;
-                int j = item * 8;
-                ref float groupInput = ref packed;
-                ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
-                Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, p0, p0);
-                Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, p0, p0);
+                int b1 = Math.Min(b0 + 8, part.Stop);
+                for (int item = b0; item < b1; item++)
+                {
+                    const int k = 0;
+                    int j = item * 8;
+                    ref float groupInput = ref packed;
+                    ref float block = ref Unsafe.Add(ref weights, (k * 1024 + j) * 465);
+                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 1024 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 1024 + j + 4, p0, p0);
+                }
+                if (p0 == 24) Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 128, b0, b1);
             }
         }
-        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 128, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
