@@ -15,3 +15,9 @@ public partial class G3One224Int8;
 
 [ShuffleNetV2(Scale = 1.0)]
 public partial class V2X1_0_224;
+
+[ShuffleNetV2(Scale = 1.5)]
+public partial class V2X1_5_224;
+
+[ShuffleNetV2(Scale = 2.0)]
+public partial class V2X2_0_224;

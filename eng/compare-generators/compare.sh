@@ -6,7 +6,7 @@
 # that hold in both orders.
 #
 #   eng/compare-generators/compare.sh REV [MODEL] [PAIRS] [all]
-#     MODEL: v2_x1_0_224 (default), g3_1x_224 or g3_1x_224_int8; PAIRS: default 300; all: print every op
+#     MODEL: v2_x1_0_224 (default), v2_x1_5_224, v2_x2_0_224, g3_1x_224 or g3_1x_224_int8; PAIRS: default 300; all: print every op
 set -euo pipefail
 rev=${1:?usage: compare.sh REV [MODEL] [PAIRS] [all]}
 model=${2:-v2_x1_0_224}

@@ -30,8 +30,18 @@ switch (model)
             Sng.Baseline.V2X1_0_224.InputLength, Sng.Baseline.V2X1_0_224.Classes, Sng.Baseline.V2X1_0_224.BenchmarkOpNames,
             m => m.Forward, m => m.Forward, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
         break;
+    case "v2_x1_5_224":
+        Compare(() => Sng.Baseline.V2X1_5_224.CreateRandom(2024), () => Sng.Candidate.V2X1_5_224.CreateRandom(2024),
+            Sng.Baseline.V2X1_5_224.InputLength, Sng.Baseline.V2X1_5_224.Classes, Sng.Baseline.V2X1_5_224.BenchmarkOpNames,
+            m => m.Forward, m => m.Forward, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
+        break;
+    case "v2_x2_0_224":
+        Compare(() => Sng.Baseline.V2X2_0_224.CreateRandom(2024), () => Sng.Candidate.V2X2_0_224.CreateRandom(2024),
+            Sng.Baseline.V2X2_0_224.InputLength, Sng.Baseline.V2X2_0_224.Classes, Sng.Baseline.V2X2_0_224.BenchmarkOpNames,
+            m => m.Forward, m => m.Forward, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
+        break;
     default:
-        Console.Error.WriteLine($"unknown model {model}: g3_1x_224, g3_1x_224_int8 or v2_x1_0_224");
+        Console.Error.WriteLine($"unknown model {model}: g3_1x_224, g3_1x_224_int8, v2_x1_0_224, v2_x1_5_224 or v2_x2_0_224");
         return 2;
 }
 return 0;
