@@ -61,6 +61,7 @@ public class KernelVariantTests
     [InlineData("StemChannels = 12, StageChannels = new[] { 20, 44, 92 }, Stages = new[] { 3, 1, 2 }, FinalChannels = 60, InputHeight = 17, InputWidth = 13, Classes = 7")] // planes down to 1x1
     [InlineData("StemChannels = 8, StageChannels = new[] { 16, 32 }, Stages = new[] { 2, 2 }, FinalChannels = 32, InputChannels = 1, InputHeight = 150, InputWidth = 75, Classes = 3")] // interiors of 36, 17 (8 + 8 + 1) and 8 columns
     [InlineData("StemChannels = 8, StageChannels = new[] { 24, 464, 480 }, Stages = new[] { 1, 2, 1 }, FinalChannels = 64, InputHeight = 224, InputWidth = 224, Classes = 3")] // Vector256 sums of over 200 inputs in parts within 24-pixel chunks: 232 to 232 and 464 to 240 on 14x14; packed 24-pixel chunks on 7x7: 240 to 240 and 480 to 64
+    [InlineData("StemChannels = 8, StageChannels = new[] { 24, 48, 976 }, Stages = new[] { 1, 1, 1 }, FinalChannels = 16, InputHeight = 224, InputWidth = 224, Classes = 3")] // x2.0's widest packed chunk: 976 to 16 on 7x7 (92 KB on the stack)
     [InlineData("Scale = 1.0, Classes = 3")] // torchvision's x1.0 at 224: every geometry the bench times, packed chunks on 7x7, 14x14 and 28x28, 58-channel blocks ending in two rows
     public void EveryV2VariantMatchesThePortableOne(string arguments) => CompareVariants($"ShuffleNetV2({arguments})");
 

@@ -79,7 +79,7 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
 
     /// <summary>
     /// On Vector256, a one-group convolution whose input is over L1's 32 KB copies each chunk of 24 pixels of its input
-    /// channel after channel (PackChunk) before its tiles read it, as long as the copy takes at most 64 KB of stack:
+    /// channel after channel (PackChunk) before its tiles read it, as long as the copy takes at most 96 KB of stack:
     /// on planes too small for two chunks of 48 (7x7), which otherwise stay unchunked, and where a walk in 24-pixel
     /// chunks reads over 128 KB of input. A tile's 24 pixels of a plane span two or three cache lines, a plane (or a
     /// plane table's jump) apart from the next channel's, and every block's tiles read them again; copied, they are one
@@ -89,9 +89,11 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
     /// 1.04–1.16x); in v2 x1.0 224's forward pass (eng/compare-generators, both creation orders) conv5 0.83–0.84x, the
     /// 232 to 232 ones on 49 pixels 0.85–0.91x, 232 to 232 on 196 pixels 0.92–0.93x, 116 to 116 on 784 pixels
     /// 0.84–0.98x; 116 to 116 on 196 pixels (91 KB of input) lost, 1.05–1.14x, so those keep reading the planes.
+    /// The 96 KB take in torchvision's x1.5 and x2.0 conv5 (704 and 976 inputs: 66 and 92 KB): 0.82–0.86x in both
+    /// orders, passes 0.98x and 0.97–0.98x.
     /// </summary>
     protected override bool PacksChunks(Width width) =>
-        width == V256 && Op.Groups == 1 && InputBytes > 32 * 1024 && Op.InPerGroup * PackedChunk * sizeof(float) <= 64 * 1024
+        width == V256 && Op.Groups == 1 && InputBytes > 32 * 1024 && Op.InPerGroup * PackedChunk * sizeof(float) <= 96 * 1024
         && (SmallPlanePacks || UnpackedChunk(width) == PackedChunk && InputBytes > 128 * 1024);
 
     private int InputBytes => Op.InPerGroup * Op.Output.Pixels * sizeof(float);
