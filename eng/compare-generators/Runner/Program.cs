@@ -16,29 +16,19 @@ Console.WriteLine($"{model}: {pairs} alternated pairs, {(candidateFirst ? "candi
 switch (model)
 {
     case "g3_1x_224":
-        Compare(() => Sng.Baseline.G3One224.CreateRandom(2024), () => Sng.Candidate.G3One224.CreateRandom(2024),
-            Sng.Baseline.G3One224.InputLength, Sng.Baseline.G3One224.Classes, Sng.Baseline.G3One224.BenchmarkOpNames,
-            m => m.Forward, m => m.Forward, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
+        Compare<Sng.Baseline.G3One224, Sng.Candidate.G3One224>(Sng.Baseline.G3One224.BenchmarkOpNames, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
         break;
     case "g3_1x_224_int8":
-        Compare(() => Sng.Baseline.G3One224Int8.CreateRandom(2024), () => Sng.Candidate.G3One224Int8.CreateRandom(2024),
-            Sng.Baseline.G3One224Int8.InputLength, Sng.Baseline.G3One224Int8.Classes, Sng.Baseline.G3One224Int8.BenchmarkOpNames,
-            m => m.Forward, m => m.Forward, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
+        Compare<Sng.Baseline.G3One224Int8, Sng.Candidate.G3One224Int8>(Sng.Baseline.G3One224Int8.BenchmarkOpNames, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
         break;
     case "v2_x1_0_224":
-        Compare(() => Sng.Baseline.V2X1_0_224.CreateRandom(2024), () => Sng.Candidate.V2X1_0_224.CreateRandom(2024),
-            Sng.Baseline.V2X1_0_224.InputLength, Sng.Baseline.V2X1_0_224.Classes, Sng.Baseline.V2X1_0_224.BenchmarkOpNames,
-            m => m.Forward, m => m.Forward, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
+        Compare<Sng.Baseline.V2X1_0_224, Sng.Candidate.V2X1_0_224>(Sng.Baseline.V2X1_0_224.BenchmarkOpNames, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
         break;
     case "v2_x1_5_224":
-        Compare(() => Sng.Baseline.V2X1_5_224.CreateRandom(2024), () => Sng.Candidate.V2X1_5_224.CreateRandom(2024),
-            Sng.Baseline.V2X1_5_224.InputLength, Sng.Baseline.V2X1_5_224.Classes, Sng.Baseline.V2X1_5_224.BenchmarkOpNames,
-            m => m.Forward, m => m.Forward, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
+        Compare<Sng.Baseline.V2X1_5_224, Sng.Candidate.V2X1_5_224>(Sng.Baseline.V2X1_5_224.BenchmarkOpNames, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
         break;
     case "v2_x2_0_224":
-        Compare(() => Sng.Baseline.V2X2_0_224.CreateRandom(2024), () => Sng.Candidate.V2X2_0_224.CreateRandom(2024),
-            Sng.Baseline.V2X2_0_224.InputLength, Sng.Baseline.V2X2_0_224.Classes, Sng.Baseline.V2X2_0_224.BenchmarkOpNames,
-            m => m.Forward, m => m.Forward, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
+        Compare<Sng.Baseline.V2X2_0_224, Sng.Candidate.V2X2_0_224>(Sng.Baseline.V2X2_0_224.BenchmarkOpNames, m => m.RunOpForBenchmark, m => m.RunOpForBenchmark);
         break;
     default:
         Console.Error.WriteLine($"unknown model {model}: g3_1x_224, g3_1x_224_int8, v2_x1_0_224, v2_x1_5_224 or v2_x2_0_224");
@@ -46,12 +36,14 @@ switch (model)
 }
 return 0;
 
-void Compare<TA, TB>(Func<TA> createA, Func<TB> createB, int inputLength, int classes, string[] names,
-    Func<TA, Pass> passA, Func<TB, Pass> passB, Func<TA, Step> stepA, Func<TB, Step> stepB)
+// The op names and the op runner are the bench's members of each generated class, on no interface.
+void Compare<TA, TB>(string[] names, Func<TA, Step> stepA, Func<TB, Step> stepB)
+    where TA : class, ShuffleNetGen.IShuffleNetModel<TA> where TB : class, ShuffleNetGen.IShuffleNetModel<TB>
 {
     TA a; TB b;
-    if (candidateFirst) { b = createB(); a = createA(); } else { a = createA(); b = createB(); }
-    Pass fa = passA(a), fb = passB(b);
+    if (candidateFirst) { b = TB.CreateRandom(2024); a = TA.CreateRandom(2024); } else { a = TA.CreateRandom(2024); b = TB.CreateRandom(2024); }
+    int inputLength = TA.InputElementCount, classes = TA.ClassCount;
+    Pass fa = a.Forward, fb = b.Forward;
     Step oa = stepA(a), ob = stepB(b);
     var rng = new Random(7);
     var x = new float[inputLength];
