@@ -79,26 +79,25 @@ internal sealed class PointwiseKernel : PointwiseKernelBase
 
     /// <summary>
     /// On Vector256, a one-group convolution whose input is over L1's 32 KB copies each chunk of 24 pixels of its input
-    /// channel after channel (PackChunk) before its tiles read it, as long as the copy takes at most 96 KB of stack:
-    /// on planes too small for two chunks of 48 (7x7), which otherwise stay unchunked, and where a walk in 24-pixel
-    /// chunks reads over 128 KB of input. A tile's 24 pixels of a plane span two or three cache lines, a plane (or a
+    /// channel after channel (PackChunk) before its tiles read it, as long as the copy takes at most 96 KB of stack, on
+    /// planes too small for two chunks of 48 (7x7), which otherwise stay unchunked. A tile's 24 pixels of a plane span two or three cache lines, a plane (or a
     /// plane table's jump) apart from the next channel's, and every block's tiles read them again; copied, they are one
     /// run. Measured on a Zen 3 EPYC: in a console program on copies of the tiles (operands hot, median of 400
     /// alternated calls) conv5 (464 to 1024 on 49 pixels, through v2's plane table) 0.82x and 232 to 232 on 49 pixels
     /// 0.87x, where copying into rows of 48 pixels, or whole planes in channel order, gained nothing (0.96–1.02x,
     /// 1.04–1.16x); in v2 x1.0 224's forward pass (eng/compare-generators, both creation orders) conv5 0.83–0.84x, the
     /// 232 to 232 ones on 49 pixels 0.85–0.91x, 232 to 232 on 196 pixels 0.92–0.93x, 116 to 116 on 784 pixels
-    /// 0.84–0.98x; 116 to 116 on 196 pixels (91 KB of input) lost, 1.05–1.14x, so those keep reading the planes.
+    /// 0.84–0.98x; 116 to 116 on 196 pixels (91 KB of input) lost, 1.05–1.14x. Only the 7x7 walks pack: every call
+    /// copies its chunks, and a team's thread makes several calls per op (parts shrink toward where the threads meet),
+    /// so at two threads the larger planes' 24-pixel walks, with 8 to 32 chunks each, copied their input several
+    /// times over and ran slower than unpacked (116 to 116 on 784 pixels 154–156 → 169–175 µs, 232 to 232 on 196
+    /// pixels 131 → 140–168 µs; `bench --ops v2_x1_0_224 --threads 2`, alternated with the build before).
     /// The 96 KB take in torchvision's x1.5 and x2.0 conv5 (704 and 976 inputs: 66 and 92 KB): 0.82–0.86x in both
     /// orders, passes 0.98x and 0.97–0.98x.
     /// </summary>
     protected override bool PacksChunks(Width width) =>
-        width == V256 && Op.Groups == 1 && InputBytes > 32 * 1024 && Op.InPerGroup * PackedChunk * sizeof(float) <= 96 * 1024
-        && (SmallPlanePacks || UnpackedChunk(width) == PackedChunk && InputBytes > 128 * 1024);
-
-    private int InputBytes => Op.InPerGroup * Op.Output.Pixels * sizeof(float);
-
-    private bool SmallPlanePacks => Op.Output.Pixels >= 2 * PackedChunk && Op.Output.Pixels < 4 * PackedChunk;
+        width == V256 && Op.Groups == 1 && Op.Output.Pixels >= 2 * PackedChunk && Op.Output.Pixels < 4 * PackedChunk
+        && Op.InPerGroup * Op.Output.Pixels * sizeof(float) > 32 * 1024 && Op.InPerGroup * PackedChunk * sizeof(float) <= 96 * 1024;
 
     /// <summary>Float tiles are 4, 8 or 16 lanes wide and chunks 24 or 48 pixels: all divide the pixel split.</summary>
     protected override bool SplitsPixels => true;

@@ -2340,6 +2340,7 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         public static bool Relu => true;
         public static bool InputTable => true;
         public static int InputPlane(int channel) => Planes_232_fb06ca82[channel];
+        public static int InputChunk => 116;
     }
 
     /// <summary>1x1 convolution, 1 group(s), 232 to 232 channels over 196 pixels, batch norm folded, ReLU.</summary>
@@ -4636,33 +4637,6 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Depthwise3x3_s1_V128<TShape>(ref source, ref destination, ref weights, part);
     }
 
-    /// <summary>Pixels [p0, p0 + chunk) of each input channel, channel after channel: a tile's reads become one contiguous run.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pointwise_PackChunk_V256<TShape>(ref float source, ref float packed, int p0, int chunk) where TShape : struct, Pointwise_Shape
-    {
-        for (int ci = 0; ci < TShape.InPerGroup; ci++)
-        {
-            ref float x = ref Unsafe.Add(ref source, (TShape.InputTable ? TShape.InputPlane(ci) : ci) * TShape.Pixels + p0);
-            for (int v = 0; v < chunk; v += 8) Vector256.LoadUnsafe(ref x, (nuint)v).StoreUnsafe(ref packed, (nuint)(ci * chunk + v));
-        }
-    }
-
-    /// <summary>A convolution's shape whose tiles read its input from a chunk of 24 pixels packed by Pointwise_PackChunk_V256.</summary>
-    private readonly struct Pointwise_Packed24<TShape> : Pointwise_Shape where TShape : struct, Pointwise_Shape
-    {
-        public static int Pixels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Pixels; }
-        public static int InPerGroup { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.InPerGroup; }
-        public static int OutChannels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OutChannels; }
-        public static int ShuffleGroups { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.ShuffleGroups; }
-        public static bool OfficialShuffle { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OfficialShuffle; }
-        public static bool Residual { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Residual; }
-        public static bool Relu { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Relu; }
-        public static bool OutputTable { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OutputTable; }
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int OutputPlane(int channel) => TShape.OutputPlane(channel);
-        public static int PackedStep => 24;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int InputPixel(int p) => p % 24;
-    }
-
     /// <summary>4 × 96 Vector512 tile; see <see cref="Pointwise_Shape"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_Tile_4x96_V512<TShape>(ref float groupInput, ref float destination, ref float residual, ref float bias, int blockRows, int channel, int start, int last)
@@ -4841,25 +4815,22 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_116to116_784px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
-        Span<float> chunkInput = stackalloc float[2784];
-        ref float packed = ref MemoryMarshal.GetReference(chunkInput);
         for (int p0 = 0; p0 < 768; p0 += 24)
         {
-            Pointwise_PackChunk_V256<TShape>(ref source, ref packed, p0, 24);
             for (int item = part.Start; item < part.Stop; item++)
             {
                 const int k = 0;
                 int j = item * 8;
-                ref float groupInput = ref packed;
+                ref float groupInput = ref Unsafe.Add(ref source, k * 90944);
                 ref float block = ref Unsafe.Add(ref weights, (k * 116 + j) * 117);
                 if (j < 112)
                 {
-                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0);
-                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 116 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 116 + j + 4, p0, p0);
                 }
                 else
                 {
-                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0);
+                    Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 4, k * 116 + j, p0, p0);
                 }
             }
         }
@@ -5164,6 +5135,44 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
         else Depthwise3x3_s1_V128<TShape>(ref source, ref destination, ref weights, part);
     }
 
+    /// <summary>
+    /// A convolution's shape narrowed to part <typeparamref name="TPart"/> of its input channels: its tiles resume from the
+    /// sums the part before stored, and only the last part's epilogue adds the residual and applies ReLU.
+    /// </summary>
+    private readonly struct Pointwise_Inputs<TShape, TPart> : Pointwise_Shape where TShape : struct, Pointwise_Shape where TPart : struct, Pointwise_Part
+    {
+        public static int Pixels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Pixels; }
+        public static int InputsFrom { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TPart.Index * TShape.InputChunk; }
+        public static int InPerGroup { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Min(InputsFrom + TShape.InputChunk, TShape.InPerGroup); }
+        public static int OutChannels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OutChannels; }
+        public static int ShuffleGroups { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.ShuffleGroups; }
+        public static bool OfficialShuffle { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OfficialShuffle; }
+        public static bool Residual { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Residual && InPerGroup == TShape.InPerGroup; }
+        public static bool Relu { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Relu && InPerGroup == TShape.InPerGroup; }
+        public static bool InputTable { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.InputTable; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int InputPlane(int channel) => TShape.InputPlane(channel);
+        public static bool OutputTable { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OutputTable; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int OutputPlane(int channel) => TShape.OutputPlane(channel);
+    }
+
+    private interface Pointwise_Part { static abstract int Index { get; } }
+
+    private readonly struct Pointwise_Part0 : Pointwise_Part { public static int Index => 0; }
+    private readonly struct Pointwise_Part1 : Pointwise_Part { public static int Index => 1; }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_g1_232to232_196px_Relu_V256_Inputs<TShape>(ref float source, ref float destination, ref float weights, Part part, int p0) where TShape : struct, Pointwise_Shape
+    {
+        for (int item = part.Start; item < part.Stop; item++)
+        {
+            const int k = 0;
+            int j = item * 8;
+            ref float groupInput = ref Unsafe.Add(ref source, k * 45472);
+            ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
+            Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
+            Pointwise_Tile_4x24_V256<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_232to232_196px_Relu_V512<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
@@ -5181,26 +5190,12 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pointwise_g1_232to232_196px_Relu_V256<TShape>(ref float source, ref float destination, ref float weights, Part part) where TShape : struct, Pointwise_Shape
     {
-        Span<float> chunkInput = stackalloc float[5568];
-        ref float packed = ref MemoryMarshal.GetReference(chunkInput);
         for (int p0 = 0; p0 < 192; p0 += 24)
         {
-            Pointwise_PackChunk_V256<TShape>(ref source, ref packed, p0, 24);
-            for (int b0 = part.Start; b0 < part.Stop; b0 += 8)
-            {
-                int b1 = Math.Min(b0 + 8, part.Stop);
-                for (int item = b0; item < b1; item++)
-                {
-                    const int k = 0;
-                    int j = item * 8;
-                    ref float groupInput = ref packed;
-                    ref float block = ref Unsafe.Add(ref weights, (k * 232 + j) * 233);
-                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref block, 8, k * 232 + j, p0, p0);
-                    Pointwise_Tile_4x24_V256<Pointwise_Packed24<TShape>>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, p0, p0);
-                }
-                if (p0 == 168) Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, b0, b1);
-            }
+            Pointwise_g1_232to232_196px_Relu_V256_Inputs<Pointwise_Inputs<TShape, Pointwise_Part0>>(ref source, ref destination, ref weights, part, p0);
+            Pointwise_g1_232to232_196px_Relu_V256_Inputs<Pointwise_Inputs<TShape, Pointwise_Part1>>(ref source, ref destination, ref weights, part, p0);
         }
+        Pointwise_LaneTail_V256<TShape>(ref source, ref destination, ref Unsafe.NullRef<float>(), ref weights, 29, part.Start, part.Stop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -5217,6 +5212,33 @@ public partial class V2X1_0_224 : global::ShuffleNetGen.IShuffleNetModel<V2X1_0_
             Pointwise_Tile_4x8_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 0, 184);
             Pointwise_Tile_4x4_V128<TShape>(ref groupInput, ref destination, ref Unsafe.NullRef<float>(), ref Unsafe.Add(ref block, 4), 8, k * 232 + j + 4, 192, 192);
         }
+    }
+
+    /// <summary>Pixels [p0, p0 + chunk) of each input channel, channel after channel: a tile's reads become one contiguous run.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pointwise_PackChunk_V256<TShape>(ref float source, ref float packed, int p0, int chunk) where TShape : struct, Pointwise_Shape
+    {
+        for (int ci = 0; ci < TShape.InPerGroup; ci++)
+        {
+            ref float x = ref Unsafe.Add(ref source, (TShape.InputTable ? TShape.InputPlane(ci) : ci) * TShape.Pixels + p0);
+            for (int v = 0; v < chunk; v += 8) Vector256.LoadUnsafe(ref x, (nuint)v).StoreUnsafe(ref packed, (nuint)(ci * chunk + v));
+        }
+    }
+
+    /// <summary>A convolution's shape whose tiles read its input from a chunk of 24 pixels packed by Pointwise_PackChunk_V256.</summary>
+    private readonly struct Pointwise_Packed24<TShape> : Pointwise_Shape where TShape : struct, Pointwise_Shape
+    {
+        public static int Pixels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Pixels; }
+        public static int InPerGroup { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.InPerGroup; }
+        public static int OutChannels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OutChannels; }
+        public static int ShuffleGroups { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.ShuffleGroups; }
+        public static bool OfficialShuffle { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OfficialShuffle; }
+        public static bool Residual { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Residual; }
+        public static bool Relu { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.Relu; }
+        public static bool OutputTable { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TShape.OutputTable; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int OutputPlane(int channel) => TShape.OutputPlane(channel);
+        public static int PackedStep => 24;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int InputPixel(int p) => p % 24;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
