@@ -356,7 +356,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
                 // block's tiles read it, instead of every block streaming the whole input from L2.
                 using (Loop.Open(w, "p0", from, chunked, chunk))
                 {
-                    string shape = TableKernel ? ShapeParameter : ShapeName;
+                    string shape = WalkShape;
                     if (packs) w.Line($"{PackChunkMethod}<{shape}>(ref source, ref packed, p0, {chunk});");
                     if (tailInChunks)
                     {
@@ -379,6 +379,9 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         w.Line();
     }
 
+    /// <summary>The shape a walk's calls specialize on: its type parameter in a table kernel's shared walk, else its own.</summary>
+    private string WalkShape => TableKernel ? ShapeParameter : ShapeName;
+
     /// <summary>Blocks a packed walk's last chunk runs before their lane tail: one lane tail pass of one pixel.</summary>
     private const int LaneTailRun = 8;
 
@@ -389,7 +392,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
         int fullBlocks = Op.OutPerGroup / BlockRows;
         string wholeStop = TailRows > 0 ? $"Math.Min({stop}, {fullBlocks})" : stop;
         string residual = Op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
-        return LaneTailCall(TableKernel ? ShapeParameter : ShapeName, residual, start, wholeStop) + ";";
+        return LaneTailCall(WalkShape, residual, start, wholeStop) + ";";
     }
 
     /// <summary>
@@ -422,7 +425,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     /// <summary>The parts of the input channels in order, each over every block's full tiles from pixel <paramref name="p0"/>.</summary>
     private void EmitInputParts(SourceWriter w, Width width, int parts, string p0)
     {
-        string shape = TableKernel ? ShapeParameter : ShapeName;
+        string shape = WalkShape;
         for (int part = 0; part < parts; part++)
             w.Line($"{InputPartMethod(width)}<{InputPartShape(shape, part)}>({Arguments}, {p0});");
     }
@@ -477,7 +480,7 @@ internal abstract class PointwiseKernelBase : IKernelEmitter
     private void EmitTiles(SourceWriter w, int blockRows, string j, IEnumerable<TileCall> calls, string? shape)
     {
         var op = Op;
-        shape ??= TableKernel ? "TShape" : ShapeName;
+        shape ??= WalkShape;
         string residual = op.Residual is null ? "ref Unsafe.NullRef<float>()" : "ref residual";
         foreach (var call in calls)
         {
